@@ -128,8 +128,7 @@ def load_json_records(path: Path, *, key: str | None = None) -> list[dict[str, A
 
 
 def iter_json(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    for i, rec in enumerate(load_json_records(path), start=1):
-        yield i, rec
+    yield from enumerate(load_json_records(path), start=1)
 
 
 def iter_parquet(path: Path, batch_size: int = 10_000) -> Iterator[tuple[int, dict[str, Any]]]:

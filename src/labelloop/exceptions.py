@@ -14,7 +14,10 @@ and exits non-zero. Messages say what was wrong and what to do.
     │   └── TaxonomyCycleError
     ├── ConfigError              bad settings / project folder
     ├── StoreError               database problems; ``NotFoundError`` for a missing row
-    │   └── NotFoundError
+    │   ├── NotFoundError
+    │   └── ConflictError        a request that clashes with the current state (already answered,
+    │                            lease expired and the item handed to someone else)
+    ├── AccessError              not allowed: wrong role, paused annotator, media outside the media root
     ├── NotFittedError           an estimator used before ``fit`` (also a sklearn NotFittedError)
     ├── ConvergenceWarning       (a warning, not an error) EM did not converge
     └── MissingDependencyError   an optional package is not installed; says what to install
@@ -83,6 +86,14 @@ class StoreError(LabelloopError):
 
 
 class NotFoundError(StoreError, LookupError):
+    pass
+
+
+class ConflictError(StoreError):
+    pass
+
+
+class AccessError(LabelloopError, PermissionError):
     pass
 
 

@@ -1,0 +1,728 @@
+"""The labelling queue: leases, overlap, honeypots, answers, live aggregate and annotator skill.
+
+Invariants (tested under concurrency on SQLite and PostgreSQL):
+
+* an item is handed to at most ``overlap + q_extra`` annotators at once (``items.q_taken`` counts
+  live leases plus answers; ``items.q_open`` says whether another may be handed out);
+* never the same item twice to one annotator (``assignments`` is unique per item and user);
+* a lease that expires gives its slot back; a late answer is accepted only while a slot is free;
+* honeypots (items with a gold answer) are handed out at ``honeypot_rate``, through the same
+  response as any other item, and never enter the regular queue.
+
+Every write runs in one short transaction: on SQLite the :class:`Database` opens it with
+``BEGIN IMMEDIATE`` behind an in-process lock (no busy-wait retries); on PostgreSQL the pick is
+``SELECT ... FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field, fields
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, case, delete, event, exists, func, insert, select, true, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from labelloop.exceptions import AccessError, ConflictError, InputError, NotFoundError, SchemaError
+from labelloop.schema import LabelSchema
+from labelloop.store.models import (
+    AnnotatorStat,
+    Assignment,
+    Item,
+    Label,
+    Prediction,
+    Source,
+    User,
+    Vote,
+    utcnow,
+)
+
+A = Assignment
+
+
+# ---------------------------------------------------------------------- settings
+@dataclass
+class QueueSettings:
+    """Per-project queue settings, stored in ``projects.settings``."""
+
+    overlap: int = 1  # distinct annotators per item
+    max_overlap: int = 0  # dynamic overlap: ask up to this many while unsure (0 = same as overlap)
+    confidence_target: float = 0.9  # ...until the aggregate reaches this confidence
+    honeypot_rate: float = 0.0  # share of handed-out items that are honeypots
+    lease_seconds: int = 600  # an unanswered item goes back to the queue after this
+    honeypot_min: int = 3  # honeypots answered before an annotator can be paused
+    pause_below: float = 0.5  # ...when their honeypot accuracy is below this
+    prior_accuracy: float = 0.8  # accuracy assumed for a new annotator
+    model_accuracy: float = 0.7  # accuracy given to model predictions and other machine voters
+    blind: bool = False  # hide model pre-labels (to measure how much they bias people)
+    mode: str = "label"  # label | accept_reject
+    retrain_every: int = 50  # the worker runs a round every K new answers
+    media_roots: list[str] = field(default_factory=list)  # extra folders images may be served from
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> QueueSettings:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def ceiling(self) -> int:
+        return max(self.overlap, self.max_overlap)
+
+
+def validate_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """Check settings values (from the CLI or the admin API); returns them typed."""
+    names = {f.name: f for f in fields(QueueSettings)}
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        if v is None:
+            continue
+        if k not in names:
+            raise InputError(f"unknown setting '{k}'; known: {', '.join(sorted(names))}")
+        try:
+            if k in ("overlap", "max_overlap", "lease_seconds", "honeypot_min", "retrain_every"):
+                if isinstance(v, bool) or float(v) != int(v):
+                    raise ValueError
+                v = int(v)
+            elif k in ("confidence_target", "honeypot_rate", "pause_below", "prior_accuracy", "model_accuracy"):
+                if isinstance(v, bool):
+                    raise ValueError
+                v = float(v)
+            elif k == "blind":
+                if not isinstance(v, bool):
+                    raise ValueError
+            elif k == "mode":
+                v = str(v)
+            elif k == "media_roots":
+                if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                    raise ValueError
+        except (TypeError, ValueError):
+            raise InputError(f"setting '{k}' has an invalid value {v!r}") from None
+        out[k] = v
+    checks = [
+        ("overlap", lambda x: 1 <= x <= 50, "between 1 and 50"),
+        ("max_overlap", lambda x: 0 <= x <= 50, "between 0 and 50"),
+        ("lease_seconds", lambda x: 5 <= x <= 7 * 86400, "between 5 and 604800"),
+        ("honeypot_min", lambda x: 1 <= x <= 1000, "between 1 and 1000"),
+        ("retrain_every", lambda x: 1 <= x <= 10**7, "at least 1"),
+        ("honeypot_rate", lambda x: 0.0 <= x <= 0.5, "between 0 and 0.5"),
+        ("confidence_target", lambda x: 0.5 <= x <= 1.0, "between 0.5 and 1"),
+        ("pause_below", lambda x: 0.0 <= x <= 1.0, "between 0 and 1"),
+        ("prior_accuracy", lambda x: 0.0 < x < 1.0, "strictly between 0 and 1"),
+        ("model_accuracy", lambda x: 0.0 < x < 1.0, "strictly between 0 and 1"),
+        ("mode", lambda x: x in ("label", "accept_reject"), "'label' or 'accept_reject'"),
+    ]
+    for k, ok, what in checks:
+        if k in out and not ok(out[k]):
+            raise InputError(f"setting '{k}' must be {what}, got {out[k]!r}")
+    return out
+
+
+# ---------------------------------------------------------------------- database
+class Database:
+    """Engines for the server: reads plus serialised short write transactions.
+
+    On SQLite every write transaction starts with ``BEGIN IMMEDIATE`` (so two writers never
+    both read and then fail to upgrade their lock) behind a process-wide lock (so threads queue
+    instead of sleeping in SQLite's busy handler); other processes are held off by the database
+    lock and the busy timeout.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 20):
+        from labelloop.store.engine import make_engine, normalize_url, session_factory
+
+        url = normalize_url(url)
+        self.url = url
+        self.sqlite = url.startswith("sqlite")
+        self.postgres = url.startswith("postgresql")
+        kw = {"pool_size": pool_size, "max_overflow": pool_size}
+        self.engine = make_engine(url, **kw)
+        if self.sqlite:
+            self.write_engine = make_engine(url, **kw)
+
+            @event.listens_for(self.write_engine, "connect")
+            def _autocommit(dbapi_conn, _rec):  # pragma: no cover - trivial
+                dbapi_conn.isolation_level = None
+
+            @event.listens_for(self.write_engine, "begin")
+            def _begin_immediate(conn):  # pragma: no cover - trivial
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+            self._lock: Any = threading.Lock()
+        else:
+            self.write_engine = self.engine
+            self._lock = nullcontext()
+        self._read = session_factory(self.engine)
+        self._write = session_factory(self.write_engine)
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        from labelloop.store.engine import transaction
+
+        with self._lock, transaction(self._write) as s:
+            yield s
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        from labelloop.store.engine import transaction
+
+        with transaction(self._read) as s:
+            yield s
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.write_engine is not self.engine:
+            self.write_engine.dispose()
+
+
+# ---------------------------------------------------------------------- context
+@dataclass
+class QueueContext:
+    """What the queue functions need to know about one project."""
+
+    project_id: int
+    schema: LabelSchema
+    settings: QueueSettings
+    postgres: bool = False
+    _sources: dict[int, int] = field(default_factory=dict, repr=False)  # user id -> source id
+    _reaped_at: float = 0.0
+    _open_count: tuple[float, int] = (0.0, 0)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def _open_expr(ctx: QueueContext, taken):
+    """SQL expression: may the item be handed out again, given ``taken`` slots in use."""
+    return taken < ctx.settings.overlap + Item.q_extra
+
+
+# ---------------------------------------------------------------------- leasing
+def reap_expired(s: Session, ctx: QueueContext, *, now=None, min_interval: float = 1.0) -> int:
+    """Expire leases past their time and give their slots back (at most once per interval)."""
+    t = time.monotonic()
+    if min_interval and t - ctx._reaped_at < min_interval:
+        return 0
+    ctx._reaped_at = t
+    now = now or utcnow()
+    rows = s.execute(
+        select(A.id, A.item_id, A.is_honeypot).where(A.project_id == ctx.project_id, A.state == "leased", A.lease_expires_at < now)
+    ).all()
+    if not rows:
+        return 0
+    s.execute(update(A).where(A.id.in_([r.id for r in rows])).values(state="expired", updated_at=now))
+    items = [r.item_id for r in rows if not r.is_honeypot]
+    _release_slots(s, ctx, items)
+    return len(rows)
+
+
+def _release_slots(s: Session, ctx: QueueContext, item_ids: list[int]) -> None:
+    if not item_ids:
+        return
+    stmt = (
+        update(Item)
+        .where(Item.id == bindparam("iid"))
+        .values(q_taken=Item.q_taken - 1, q_open=_open_expr(ctx, Item.q_taken - 1))
+        .execution_options(synchronize_session=False)
+    )
+    s.connection().execute(stmt, [{"iid": i} for i in item_ids])
+
+
+def active_lease(s: Session, ctx: QueueContext, user_id: int, now=None) -> tuple[int, bool] | None:
+    now = now or utcnow()
+    row = s.execute(
+        select(A.item_id, A.is_honeypot)
+        .where(A.user_id == user_id, A.project_id == ctx.project_id, A.state == "leased", A.lease_expires_at > now)
+        .order_by(A.id)
+        .limit(1)
+    ).first()
+    return (row.item_id, bool(row.is_honeypot)) if row else None
+
+
+def _pick_honeypot(s: Session, ctx: QueueContext, user_id: int, rng: random.Random) -> int | None:
+    seen = exists().where(A.item_id == Vote.item_id, A.user_id == user_id)
+    ids = s.scalars(
+        select(Vote.item_id)
+        .join(Source, Source.id == Vote.source_id)
+        .where(Source.project_id == ctx.project_id, Source.kind == "gold", ~seen)
+        .limit(2000)
+    ).all()
+    return rng.choice(ids) if ids else None
+
+
+def _pick_queue(s: Session, ctx: QueueContext, user_id: int) -> int | None:
+    mine = exists().where(A.item_id == Item.id, A.user_id == user_id, A.state != "expired")
+    q = (
+        select(Item.id)
+        .where(Item.project_id == ctx.project_id, Item.q_open == true(), ~mine)
+        .order_by(Item.priority.desc(), Item.id)
+        .limit(1)
+    )
+    if ctx.postgres:
+        q = q.with_for_update(skip_locked=True, of=Item)
+    return s.scalar(q)
+
+
+def _lease(s: Session, ctx: QueueContext, user_id: int, item_id: int, honeypot: bool, now) -> None:
+    expires = now + timedelta(seconds=ctx.settings.lease_seconds)
+    if not honeypot:
+        s.execute(
+            update(Item)
+            .where(Item.id == item_id)
+            .values(q_taken=Item.q_taken + 1, q_open=_open_expr(ctx, Item.q_taken + 1))
+            .execution_options(synchronize_session=False)
+        )
+    res = s.execute(
+        update(A)
+        .where(A.item_id == item_id, A.user_id == user_id, A.state == "expired")
+        .values(state="leased", is_honeypot=honeypot, lease_expires_at=expires, updated_at=now, answered_at=None, honeypot_correct=None)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount == 0:
+        s.execute(
+            insert(A).values(project_id=ctx.project_id, item_id=item_id, user_id=user_id, state="leased", is_honeypot=honeypot,
+                             lease_expires_at=expires, created_at=now, updated_at=now)
+        )
+
+
+def next_item(s: Session, ctx: QueueContext, user_id: int, *, rng: random.Random | None = None) -> int | None:
+    """Lease the next item for ``user_id`` (or return the one already leased); None when done."""
+    rng = rng or random
+    now = utcnow()
+    reap_expired(s, ctx, now=now)
+    cur = active_lease(s, ctx, user_id, now)
+    if cur is not None:
+        return cur[0]
+    item_id, honeypot = None, False
+    if ctx.settings.honeypot_rate > 0 and rng.random() < ctx.settings.honeypot_rate:
+        item_id = _pick_honeypot(s, ctx, user_id, rng)
+        honeypot = item_id is not None
+    if item_id is None:
+        item_id = _pick_queue(s, ctx, user_id)
+    if item_id is None:
+        return None
+    _lease(s, ctx, user_id, item_id, honeypot, now)
+    return item_id
+
+
+def item_payload(s: Session, ctx: QueueContext, item_id: int, *, full: bool = False) -> dict[str, Any]:
+    """What an annotator sees: the content and, unless blind, the model's pre-label.
+
+    Nothing here depends on whether the item is a honeypot; ``full`` (reviewers) adds the
+    external id, the fields and every vote.
+    """
+    row = s.execute(select(Item.id, Item.text, Item.image, Item.external_id, Item.fields).where(Item.id == item_id, Item.project_id == ctx.project_id)).first()
+    if row is None:
+        raise NotFoundError(f"item {item_id} is not in this project")
+    out: dict[str, Any] = {"item_id": row.id, "text": row.text, "has_image": row.image is not None, "prelabel": None}
+    if not ctx.settings.blind:
+        pred = s.execute(
+            select(Prediction.label, Prediction.confidence)
+            .where(Prediction.item_id == item_id)
+            .order_by(Prediction.created_at.desc(), Prediction.id.desc())
+            .limit(1)
+        ).first()
+        if pred is None:
+            pred = s.execute(
+                select(Vote.value, Vote.confidence)
+                .join(Source, Source.id == Vote.source_id)
+                .where(Vote.item_id == item_id, Source.kind == "prelabel")
+                .limit(1)
+            ).first()
+        if pred is not None:
+            out["prelabel"] = {"label": pred[0], "confidence": pred[1]}
+    if full:
+        out["external_id"] = row.external_id
+        out["fields"] = row.fields
+        out["votes"] = [
+            {"source": n, "kind": k, "label": v, "comment": c}
+            for n, k, v, c in s.execute(
+                select(Source.name, Source.kind, Vote.value, Vote.comment).join(Source, Source.id == Vote.source_id).where(Vote.item_id == item_id).order_by(Source.name)
+            )
+        ]
+        lab = s.execute(select(Label.value, Label.confidence, Label.method).where(Label.item_id == item_id)).first()
+        out["final"] = None if lab is None else {"label": lab[0], "confidence": lab[1], "method": lab[2]}
+    return out
+
+
+# ---------------------------------------------------------------------- answers
+def normalize_answer(schema: LabelSchema, value: Any) -> Any:
+    """Apply the taxonomy (aliases -> tags, parents added) and check the label is allowed."""
+    if schema.is_multi:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SchemaError("a multi-label answer is a list of tags, e.g. [\"nlp\", \"transformers\"]")
+        if len(value) > 200:
+            raise SchemaError("too many tags in one answer (at most 200)")
+        norm = schema.normalize(value, learn=False)
+        known = set(schema.classes) | (set(schema.taxonomy.parents) if schema.taxonomy else set())
+        unknown = [t for t in norm if known and t not in known]
+        if unknown:
+            raise SchemaError(f"unknown tag(s) {', '.join(unknown)}; pick tags of the project (aliases are accepted)")
+        return norm
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise SchemaError("a single-label answer is one class name (a string)")
+    value = str(value)
+    if len(value) > 500:
+        raise SchemaError("label longer than 500 characters")
+    label = schema.normalize(value, learn=False)
+    if label is None or (schema.classes and label not in schema.classes):
+        raise SchemaError(f"label '{value}' is not one of the classes {schema.classes}")
+    return label
+
+
+def human_source_id(s: Session, ctx: QueueContext, user_id: int, user_name: str) -> int:
+    sid = ctx._sources.get(user_id)
+    if sid is not None:
+        return sid
+    name = f"user:{user_name}"
+    row = s.execute(select(Source.id, Source.kind).where(Source.project_id == ctx.project_id, Source.name == name)).first()
+    if row is not None:
+        if row.kind != "human":
+            raise ConflictError(f"source '{name}' exists with kind '{row.kind}'")
+        sid = row.id
+    else:
+        res = s.execute(insert(Source).values(project_id=ctx.project_id, name=name, kind="human", user_id=user_id, meta={}, created_at=utcnow()))
+        sid = res.inserted_primary_key[0]
+    ctx._sources[user_id] = sid
+    return sid
+
+
+def gold_value(s: Session, ctx: QueueContext, item_id: int) -> Any:
+    return s.scalar(
+        select(Vote.value).join(Source, Source.id == Vote.source_id).where(Vote.item_id == item_id, Source.kind == "gold", Source.project_id == ctx.project_id).limit(1)
+    )
+
+
+def same_label(a: Any, b: Any) -> bool:
+    if isinstance(a, list) or isinstance(b, list):
+        return sorted(a or []) == sorted(b or [])
+    return a == b
+
+
+@dataclass
+class AnswerResult:
+    item_id: int
+    paused: str | None = None
+    label: Any = None
+
+
+def submit_answer(
+    s: Session, ctx: QueueContext, user, item_id: int, label: Any, *, comment: str | None = None, seconds: float | None = None
+) -> AnswerResult:
+    """Record ``user``'s (already normalised) answer on ``item_id``; see the module docstring."""
+    now = utcnow()
+    a = s.execute(select(A.id, A.state, A.is_honeypot, A.project_id).where(A.item_id == item_id, A.user_id == user.id)).first()
+    if a is not None and a.project_id != ctx.project_id:
+        raise NotFoundError(f"item {item_id} is not in this project")
+    honeypot = bool(a.is_honeypot) if a is not None else False
+    if a is None:
+        if not user.can_review:
+            raise ConflictError(f"item {item_id} is not assigned to you; fetch one with GET /next")
+        if s.scalar(select(Item.id).where(Item.id == item_id, Item.project_id == ctx.project_id)) is None:
+            raise NotFoundError(f"item {item_id} is not in this project")
+    elif a.state == "done":
+        raise ConflictError(f"you already answered item {item_id}; use undo to change your last answer")
+    elif a.state == "skipped":
+        raise ConflictError(f"you skipped item {item_id}")
+    elif a.state == "expired" and not honeypot:
+        res = s.execute(
+            update(Item)
+            .where(Item.id == item_id, Item.q_open == true())
+            .values(q_taken=Item.q_taken + 1, q_open=_open_expr(ctx, Item.q_taken + 1))
+            .execution_options(synchronize_session=False)
+        )
+        if res.rowcount == 0:
+            raise ConflictError(f"your lease on item {item_id} expired and it went to someone else; fetch the next item")
+
+    sid = human_source_id(s, ctx, user.id, user.name)
+    others = _votes_for(s, ctx, item_id)  # before this answer: for the peer check
+    vals = {"value": label, "comment": comment, "seconds": seconds, "created_at": now}
+    res = s.execute(update(Vote).where(Vote.item_id == item_id, Vote.source_id == sid).values(**vals).execution_options(synchronize_session=False))
+    if res.rowcount == 0:
+        s.execute(insert(Vote).values(project_id=ctx.project_id, item_id=item_id, source_id=sid, **vals))
+
+    correct = None
+    if honeypot:
+        correct = same_label(label, gold_value(s, ctx, item_id))
+    if a is not None:
+        s.execute(
+            update(A).where(A.id == a.id).values(state="done", answered_at=now, updated_at=now, honeypot_correct=correct)
+            .execution_options(synchronize_session=False)
+        )
+        if not honeypot:
+            s.execute(update(Item).where(Item.id == item_id).values(q_done=Item.q_done + 1).execution_options(synchronize_session=False))
+
+    # live aggregate of the item (and dynamic overlap)
+    votes = others + [_V(kind="human", user_id=user.id, value=label, weight=None)]
+    weights = _weights(s, ctx, votes)
+    agg = aggregate_votes(ctx.schema, votes, weights, ctx.settings)
+    if agg is not None:
+        _write_label(s, ctx, item_id, *agg)
+        if a is not None and not honeypot and ctx.settings.max_overlap > ctx.settings.overlap and agg[1] < ctx.settings.confidence_target:
+            s.execute(
+                update(Item)
+                .where(Item.id == item_id, Item.q_done >= ctx.settings.overlap + Item.q_extra, Item.q_extra < ctx.settings.max_overlap - ctx.settings.overlap)
+                .values(q_extra=Item.q_extra + 1, q_open=Item.q_taken < ctx.settings.overlap + Item.q_extra + 1)
+                .execution_options(synchronize_session=False)
+            )
+
+    # peer check: did this answer match the majority of the humans who answered before?
+    peer = [v.value for v in others if v.kind == "human" and v.user_id != user.id]
+    agree = None
+    if peer:
+        maj = _majority(peer)
+        agree = same_label(label, maj)
+    paused = _update_stats(s, ctx, user.id, honeypot=honeypot, correct=correct, agree=agree, seconds=seconds, now=now)
+    return AnswerResult(item_id=item_id, paused=paused, label=label)
+
+
+@dataclass
+class _V:
+    kind: str
+    user_id: int | None
+    value: Any
+    weight: float | None
+
+
+def _votes_for(s: Session, ctx: QueueContext, item_id: int) -> list[_V]:
+    rows = s.execute(
+        select(Source.kind, Source.user_id, Vote.value)
+        .join(Source, Source.id == Vote.source_id)
+        .where(Vote.item_id == item_id)
+    ).all()
+    out = [_V(kind=k, user_id=u, value=v, weight=None) for k, u, v in rows if k != "prelabel"]
+    if not any(v.kind == "model" for v in out):
+        pred = s.scalar(select(Prediction.label).where(Prediction.item_id == item_id).order_by(Prediction.created_at.desc(), Prediction.id.desc()).limit(1))
+        if pred is not None:
+            out.append(_V(kind="model", user_id=None, value=pred, weight=None))
+    return out
+
+
+def _weights(s: Session, ctx: QueueContext, votes: list[_V]) -> list[float]:
+    users = sorted({v.user_id for v in votes if v.kind == "human" and v.user_id is not None})
+    acc: dict[int, float] = {}
+    if users:
+        acc = dict(s.execute(select(AnnotatorStat.user_id, AnnotatorStat.weight).where(AnnotatorStat.project_id == ctx.project_id, AnnotatorStat.user_id.in_(users))).all())
+    out = []
+    for v in votes:
+        if v.kind == "human":
+            out.append(acc.get(v.user_id, ctx.settings.prior_accuracy))
+        elif v.kind == "gold":
+            out.append(0.99)
+        else:
+            out.append(ctx.settings.model_accuracy)
+    return out
+
+
+def _majority(values: list[Any]) -> Any:
+    counts: dict[str, tuple[int, Any]] = {}
+    for v in values:
+        key = repr(sorted(v)) if isinstance(v, list) else repr(v)
+        n, _ = counts.get(key, (0, v))
+        counts[key] = (n + 1, v)
+    return max(sorted(counts.items()), key=lambda kv: kv[1][0])[1][1]
+
+
+def aggregate_votes(schema: LabelSchema, votes: list[_V], accuracies: list[float], settings: QueueSettings) -> tuple[Any, float, dict] | None:
+    """Posterior of the one-coin model with known voter accuracies (a weighted vote in log-odds).
+
+    Single-label: a vote for ``c`` by a voter of accuracy ``a`` multiplies the odds of ``c`` by
+    ``a (K-1) / (1-a)``. Multi-label: the same per tag with K = 2 (a voter who answered without a
+    tag votes against it). Returns (label, confidence, probabilities) or None without votes.
+    """
+    if not votes:
+        return None
+    acc = [min(max(a, 0.01), 0.99) for a in accuracies]
+    if schema.is_multi:
+        tags = sorted({t for v in votes for t in (v.value or [])})
+        if not tags:
+            return [], 1.0, {}
+        probs = {}
+        for t in tags:
+            z = 0.0
+            for v, a in zip(votes, acc, strict=True):
+                w = math.log(a / (1 - a))
+                z += w if t in (v.value or []) else -w
+            probs[t] = 1.0 / (1.0 + math.exp(-z))
+        label = [t for t in tags if probs[t] > 0.5]
+        conf = min(max(p, 1 - p) for p in probs.values())
+        return label, conf, probs
+    values = [str(v.value) for v in votes]
+    k = max(len(schema.classes), len(set(values)), 2)
+    score: dict[str, float] = {}
+    for val, a in zip(values, acc, strict=True):
+        score[val] = score.get(val, 0.0) + math.log(a * (k - 1) / (1 - a))
+    m = max(score.values())
+    z = sum(math.exp(x - m) for x in score.values()) + (k - len(score)) * math.exp(-m)
+    probs = {c: math.exp(x - m) / z for c, x in score.items()}
+    best = min(score, key=lambda c: (-score[c], c))
+    return best, probs[best], probs
+
+
+def _write_label(s: Session, ctx: QueueContext, item_id: int, value: Any, conf: float, probs: dict) -> None:
+    now = utcnow()
+    vals = {"value": value, "confidence": float(conf), "probabilities": {k: float(v) for k, v in probs.items()}, "method": "live", "updated_at": now}
+    res = s.execute(update(Label).where(Label.item_id == item_id).values(**vals).execution_options(synchronize_session=False))
+    if res.rowcount == 0:
+        s.execute(insert(Label).values(item_id=item_id, project_id=ctx.project_id, **vals))
+
+
+def _stat_weight(ctx: QueueContext, honeypots: int, correct: int) -> float:
+    """Smoothed honeypot accuracy: a Beta prior worth 5 answers at ``prior_accuracy``."""
+    p = ctx.settings.prior_accuracy
+    return (correct + 5 * p) / (honeypots + 5)
+
+
+def _update_stats(s: Session, ctx: QueueContext, user_id: int, *, honeypot: bool, correct: bool | None, agree: bool | None,
+                  seconds: float | None, now, sign: int = 1) -> str | None:
+    row = s.execute(
+        select(AnnotatorStat.answers, AnnotatorStat.honeypots, AnnotatorStat.honeypots_correct)
+        .where(AnnotatorStat.project_id == ctx.project_id, AnnotatorStat.user_id == user_id)
+    ).first()
+    if row is None:
+        try:
+            with s.begin_nested():
+                s.execute(insert(AnnotatorStat).values(project_id=ctx.project_id, user_id=user_id, answers=0, honeypots=0, honeypots_correct=0,
+                                                       peer_checks=0, peer_agree=0, seconds=0.0, weight=ctx.settings.prior_accuracy, updated_at=now))
+        except IntegrityError:
+            pass
+        hp, hc = 0, 0
+    else:
+        hp, hc = row.honeypots, row.honeypots_correct
+    if honeypot:
+        hp += sign
+        hc += sign * int(bool(correct))
+    weight = _stat_weight(ctx, hp, hc)
+    s.execute(
+        update(AnnotatorStat)
+        .where(AnnotatorStat.project_id == ctx.project_id, AnnotatorStat.user_id == user_id)
+        .values(
+            answers=AnnotatorStat.answers + sign,
+            honeypots=hp,
+            honeypots_correct=hc,
+            peer_checks=AnnotatorStat.peer_checks + (sign if agree is not None else 0),
+            peer_agree=AnnotatorStat.peer_agree + (sign if agree else 0),
+            seconds=AnnotatorStat.seconds + sign * float(min(max(seconds or 0.0, 0.0), 3600.0)),
+            weight=weight,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if sign > 0 and honeypot and hp >= ctx.settings.honeypot_min and hc / hp < ctx.settings.pause_below:
+        msg = (
+            f"Your labelling is paused: {hc} of your last {hp} quality-check answers matched the expected answer "
+            f"(below {ctx.settings.pause_below:.0%}). An admin will review your work and resume your account."
+        )
+        s.execute(update(User).where(User.id == user_id).values(paused_reason=msg).execution_options(synchronize_session=False))
+        return msg
+    return None
+
+
+# ---------------------------------------------------------------------- skip / undo
+def skip_item(s: Session, ctx: QueueContext, user_id: int, item_id: int) -> None:
+    a = s.execute(select(A.id, A.state, A.is_honeypot).where(A.item_id == item_id, A.user_id == user_id, A.project_id == ctx.project_id)).first()
+    if a is None or a.state not in ("leased", "expired"):
+        raise ConflictError(f"item {item_id} is not leased to you, so it cannot be skipped")
+    now = utcnow()
+    s.execute(update(A).where(A.id == a.id).values(state="skipped", updated_at=now).execution_options(synchronize_session=False))
+    if a.state == "leased" and not a.is_honeypot:
+        _release_slots(s, ctx, [item_id])
+
+
+def undo_last(s: Session, ctx: QueueContext, user) -> int:
+    """Take back ``user``'s last answer: the item is leased to them again (returned by /next)."""
+    last = s.execute(
+        select(A.id, A.item_id, A.is_honeypot, A.honeypot_correct)
+        .where(A.user_id == user.id, A.project_id == ctx.project_id, A.state == "done")
+        .order_by(A.answered_at.desc(), A.id.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        raise ConflictError("nothing to undo: you have no answers in this project")
+    now = utcnow()
+    # give back what the user holds now (e.g. the prefetched next item)
+    held = s.execute(select(A.id, A.item_id, A.is_honeypot).where(A.user_id == user.id, A.project_id == ctx.project_id, A.state == "leased")).all()
+    if held:
+        s.execute(update(A).where(A.id.in_([h.id for h in held])).values(state="expired", updated_at=now).execution_options(synchronize_session=False))
+        _release_slots(s, ctx, [h.item_id for h in held if not h.is_honeypot])
+    sid = human_source_id(s, ctx, user.id, user.name)
+    s.execute(delete(Vote).where(Vote.item_id == last.item_id, Vote.source_id == sid).execution_options(synchronize_session=False))
+    s.execute(
+        update(A).where(A.id == last.id)
+        .values(state="leased", answered_at=None, honeypot_correct=None, updated_at=now, lease_expires_at=now + timedelta(seconds=ctx.settings.lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    if not last.is_honeypot:
+        s.execute(update(Item).where(Item.id == last.item_id).values(q_done=Item.q_done - 1).execution_options(synchronize_session=False))
+    _update_stats(s, ctx, user.id, honeypot=bool(last.is_honeypot), correct=last.honeypot_correct, agree=None, seconds=None, now=now, sign=-1)
+    votes = _votes_for(s, ctx, last.item_id)
+    agg = aggregate_votes(ctx.schema, votes, _weights(s, ctx, votes), ctx.settings)
+    if agg is None:
+        s.execute(delete(Label).where(Label.item_id == last.item_id, Label.method == "live").execution_options(synchronize_session=False))
+    else:
+        _write_label(s, ctx, last.item_id, *agg)
+    return last.item_id
+
+
+# ---------------------------------------------------------------------- maintenance
+def sync_queue(s: Session, ctx: QueueContext) -> dict[str, int]:
+    """Recount every item's slots from the assignments and reopen/close them.
+
+    Run at server start and after the overlap changes; gold (honeypot) items are closed.
+    """
+    pid = ctx.project_id
+    live = and_(A.item_id == Item.id, A.is_honeypot == False, A.state.in_(("leased", "done")))  # noqa: E712
+    done = and_(A.item_id == Item.id, A.is_honeypot == False, A.state == "done")  # noqa: E712
+    taken_q = select(func.count()).where(live).scalar_subquery()
+    done_q = select(func.count()).where(done).scalar_subquery()
+    s.execute(update(Item).where(Item.project_id == pid).values(q_taken=taken_q, q_done=done_q).execution_options(synchronize_session=False))
+    cap = ctx.settings.ceiling - ctx.settings.overlap
+    s.execute(
+        update(Item)
+        .where(Item.project_id == pid)
+        .values(q_extra=case((Item.q_extra > cap, cap), else_=Item.q_extra))
+        .execution_options(synchronize_session=False)
+    )
+    s.execute(update(Item).where(Item.project_id == pid).values(q_open=_open_expr(ctx, Item.q_taken)).execution_options(synchronize_session=False))
+    closed = close_gold(s, ctx)
+    n_open = s.scalar(select(func.count()).select_from(Item).where(Item.project_id == pid, Item.q_open == true())) or 0
+    return {"open": int(n_open), "gold": closed}
+
+
+def close_gold(s: Session, ctx: QueueContext) -> int:
+    gold = select(Vote.item_id).join(Source, Source.id == Vote.source_id).where(Source.project_id == ctx.project_id, Source.kind == "gold")
+    res = s.execute(update(Item).where(Item.id.in_(gold), Item.q_open == true()).values(q_open=False).execution_options(synchronize_session=False))
+    return int(res.rowcount or 0)
+
+
+def open_count(s: Session, ctx: QueueContext, *, ttl: float = 2.0) -> int:
+    t, n = ctx._open_count
+    if time.monotonic() - t < ttl:
+        return n
+    n = int(s.scalar(select(func.count()).select_from(Item).where(Item.project_id == ctx.project_id, Item.q_open == true())) or 0)
+    ctx._open_count = (time.monotonic(), n)
+    return n
+
+
+def user_progress(s: Session, ctx: QueueContext, user_id: int) -> dict[str, int]:
+    """Answers given, and open items not yet handed to this user (the open count is cached)."""
+    done = int(s.scalar(select(func.count()).select_from(A).where(A.user_id == user_id, A.project_id == ctx.project_id, A.state == "done")) or 0)
+    mine_open = int(s.scalar(
+        select(func.count()).select_from(A).join(Item, Item.id == A.item_id)
+        .where(A.user_id == user_id, A.project_id == ctx.project_id, A.state != "expired", Item.q_open == true())
+    ) or 0)
+    return {"done": done, "remaining": max(open_count(s, ctx) - mine_open, 0)}
+
+
+def check_active(user) -> None:
+    if user.paused_reason:
+        raise AccessError(user.paused_reason)

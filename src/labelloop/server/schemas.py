@@ -46,6 +46,7 @@ class ItemOut(BaseModel):
     image_url: str | None = None
     prelabel: Prelabel | None = None
     progress: Progress | None = None
+    previous_label: Any = None  # after undo: the answer that was taken back
 
 
 class ItemFull(ItemOut):

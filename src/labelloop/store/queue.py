@@ -638,8 +638,11 @@ def skip_item(s: Session, ctx: QueueContext, user_id: int, item_id: int) -> None
         _release_slots(s, ctx, [item_id])
 
 
-def undo_last(s: Session, ctx: QueueContext, user) -> int:
-    """Take back ``user``'s last answer: the item is leased to them again (returned by /next)."""
+def undo_last(s: Session, ctx: QueueContext, user) -> tuple[int, Any]:
+    """Take back ``user``'s last answer: the item is leased to them again (returned by /next).
+
+    Returns the item id and the answer that was taken back (to pre-fill the form).
+    """
     last = s.execute(
         select(A.id, A.item_id, A.is_honeypot, A.honeypot_correct)
         .where(A.user_id == user.id, A.project_id == ctx.project_id, A.state == "done")
@@ -655,6 +658,7 @@ def undo_last(s: Session, ctx: QueueContext, user) -> int:
         s.execute(update(A).where(A.id.in_([h.id for h in held])).values(state="expired", updated_at=now).execution_options(synchronize_session=False))
         _release_slots(s, ctx, [h.item_id for h in held if not h.is_honeypot])
     sid = human_source_id(s, ctx, user.id, user.name)
+    previous = s.scalar(select(Vote.value).where(Vote.item_id == last.item_id, Vote.source_id == sid))
     s.execute(delete(Vote).where(Vote.item_id == last.item_id, Vote.source_id == sid).execution_options(synchronize_session=False))
     s.execute(
         update(A).where(A.id == last.id)
@@ -670,7 +674,7 @@ def undo_last(s: Session, ctx: QueueContext, user) -> int:
         s.execute(delete(Label).where(Label.item_id == last.item_id, Label.method == "live").execution_options(synchronize_session=False))
     else:
         _write_label(s, ctx, last.item_id, *agg)
-    return last.item_id
+    return last.item_id, previous
 
 
 # ---------------------------------------------------------------------- maintenance

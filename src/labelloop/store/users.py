@@ -42,11 +42,15 @@ class CurrentUser:
         return self.role in ("admin", "reviewer")
 
 
+# argon2id parameters; the defaults are argon2-cffi's (64 MiB, 3 passes). Tests lower them.
+HASH_OPTIONS: dict[str, int] = {}
+
+
 def _hasher():
     from labelloop.exceptions import require
 
     argon2 = require("argon2", package="argon2-cffi", extra="server", purpose="password hashing")
-    return argon2.PasswordHasher()
+    return argon2.PasswordHasher(**HASH_OPTIONS)
 
 
 def hash_password(password: str) -> str:

@@ -74,9 +74,11 @@ def skip(user: UserDep, handle: ProjectDep, body: SkipIn) -> Response:
 def undo(user: UserDep, handle: ProjectDep) -> ItemOut:
     queue.check_active(user)
     with handle.db.writing() as s:
-        item_id = queue.undo_last(s, handle.ctx, user)
+        item_id, previous = queue.undo_last(s, handle.ctx, user)
     with handle.db.reading() as s:
-        return _public_item(handle, s, item_id, user.id)
+        out = _public_item(handle, s, item_id, user.id)
+    out.previous_label = previous
+    return out
 
 
 @router.get("/projects/{name}/progress", response_model=Progress, summary="My progress")

@@ -83,7 +83,7 @@ def reaggregate_round(handle, *, max_iter: int = 10) -> dict[str, Any]:
     for i in range(0, len(items), WRITE_CHUNK):
         with handle.db.writing() as s:
             for iid, (value, conf, probs) in items[i : i + WRITE_CHUNK]:
-                _write_label(s, ctx, iid, value, conf, probs)
+                _write_label(s, ctx, iid, value, conf, probs, method="one-coin-em")
     return {"items": len(labels), "annotators": len(acc), "skills": {str(users[k]): round(v, 4) for k, v in acc.items() if users.get(k)}}
 
 

@@ -380,6 +380,10 @@ def normalize_answer(schema: LabelSchema, value: Any) -> Any:
 
 
 def human_source_id(s: Session, ctx: QueueContext, user_id: int, user_name: str) -> int:
+    """The id of the user's ``human`` source in this project, created when missing.
+
+    Only ids of committed sources are cached (see :func:`ensure_human_source`).
+    """
     sid = ctx._sources.get(user_id)
     if sid is not None:
         return sid
@@ -388,11 +392,22 @@ def human_source_id(s: Session, ctx: QueueContext, user_id: int, user_name: str)
     if row is not None:
         if row.kind != "human":
             raise ConflictError(f"source '{name}' exists with kind '{row.kind}'")
-        sid = row.id
-    else:
-        res = s.execute(insert(Source).values(project_id=ctx.project_id, name=name, kind="human", user_id=user_id, meta={}, created_at=utcnow()))
-        sid = res.inserted_primary_key[0]
-    ctx._sources[user_id] = sid
+        return row.id
+    try:
+        with s.begin_nested():
+            res = s.execute(insert(Source).values(project_id=ctx.project_id, name=name, kind="human", user_id=user_id, meta={}, created_at=utcnow()))
+            return res.inserted_primary_key[0]
+    except IntegrityError:  # created at the same moment by another request of this user
+        return s.scalar(select(Source.id).where(Source.project_id == ctx.project_id, Source.name == name))
+
+
+def ensure_human_source(db: Database, ctx: QueueContext, user) -> int:
+    """Create (in its own committed transaction) and cache the user's source id."""
+    sid = ctx._sources.get(user.id)
+    if sid is None:
+        with db.writing() as s:
+            sid = human_source_id(s, ctx, user.id, user.name)
+        ctx._sources[user.id] = sid
     return sid
 
 
@@ -420,6 +435,7 @@ def submit_answer(
 ) -> AnswerResult:
     """Record ``user``'s (already normalised) answer on ``item_id``; see the module docstring."""
     now = utcnow()
+    _lock_item(s, ctx, item_id)
     a = s.execute(select(A.id, A.state, A.is_honeypot, A.project_id).where(A.item_id == item_id, A.user_id == user.id)).first()
     if a is not None and a.project_id != ctx.project_id:
         raise NotFoundError(f"item {item_id} is not in this project")
@@ -568,12 +584,21 @@ def aggregate_votes(schema: LabelSchema, votes: list[_V], accuracies: list[float
     return best, probs[best], probs
 
 
-def _write_label(s: Session, ctx: QueueContext, item_id: int, value: Any, conf: float, probs: dict) -> None:
-    now = utcnow()
-    vals = {"value": value, "confidence": float(conf), "probabilities": {k: float(v) for k, v in probs.items()}, "method": "live", "updated_at": now}
-    res = s.execute(update(Label).where(Label.item_id == item_id).values(**vals).execution_options(synchronize_session=False))
-    if res.rowcount == 0:
-        s.execute(insert(Label).values(item_id=item_id, project_id=ctx.project_id, **vals))
+def _write_label(s: Session, ctx: QueueContext, item_id: int, value: Any, conf: float, probs: dict, method: str = "live") -> None:
+    """Insert or update the final label of one item (an upsert, safe under concurrency)."""
+    vals = {"value": value, "confidence": float(conf), "probabilities": {k: float(v) for k, v in probs.items()}, "method": method, "updated_at": utcnow()}
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(Label).values(item_id=item_id, project_id=ctx.project_id, **vals)
+    s.execute(stmt.on_conflict_do_update(index_elements=[Label.item_id], set_=vals))
+
+
+def _lock_item(s: Session, ctx: QueueContext, item_id: int) -> None:
+    """PostgreSQL: answers on one item take turns (SQLite writers are serialised anyway)."""
+    if ctx.postgres:
+        s.execute(select(Item.id).where(Item.id == item_id).with_for_update())
 
 
 def _stat_weight(ctx: QueueContext, honeypots: int, correct: int) -> float:
@@ -652,6 +677,7 @@ def undo_last(s: Session, ctx: QueueContext, user) -> tuple[int, Any]:
     if last is None:
         raise ConflictError("nothing to undo: you have no answers in this project")
     now = utcnow()
+    _lock_item(s, ctx, last.item_id)
     # give back what the user holds now (e.g. the prefetched next item)
     held = s.execute(select(A.id, A.item_id, A.is_honeypot).where(A.user_id == user.id, A.project_id == ctx.project_id, A.state == "leased")).all()
     if held:

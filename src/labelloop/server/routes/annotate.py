@@ -55,6 +55,7 @@ def next_item(state: StateDep, user: UserDep, handle: ProjectDep):
 def answer(user: UserDep, handle: ProjectDep, body: AnswerIn) -> AnswerOut:
     queue.check_active(user)
     label = queue.normalize_answer(handle.ctx.schema, body.label)
+    queue.ensure_human_source(handle.db, handle.ctx, user)
     with handle.db.writing() as s:
         res = queue.submit_answer(s, handle.ctx, user, body.item_id, label, comment=body.comment, seconds=body.seconds)
     with handle.db.reading() as s:

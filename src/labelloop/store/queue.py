@@ -235,14 +235,14 @@ def _release_slots(s: Session, ctx: QueueContext, item_ids: list[int]) -> None:
     s.connection().execute(stmt, [{"iid": i} for i in item_ids])
 
 
-def active_lease(s: Session, ctx: QueueContext, user_id: int, now=None) -> tuple[int, bool] | None:
+def active_lease(s: Session, ctx: QueueContext, user_id: int, now=None, *, exclude: int | None = None) -> tuple[int, bool] | None:
     now = now or utcnow()
-    row = s.execute(
-        select(A.item_id, A.is_honeypot)
-        .where(A.user_id == user_id, A.project_id == ctx.project_id, A.state == "leased", A.lease_expires_at > now)
-        .order_by(A.id)
-        .limit(1)
-    ).first()
+    q = select(A.item_id, A.is_honeypot).where(
+        A.user_id == user_id, A.project_id == ctx.project_id, A.state == "leased", A.lease_expires_at > now
+    )
+    if exclude is not None:
+        q = q.where(A.item_id != exclude)
+    row = s.execute(q.order_by(A.id).limit(1)).first()
     return (row.item_id, bool(row.is_honeypot)) if row else None
 
 
@@ -292,12 +292,16 @@ def _lease(s: Session, ctx: QueueContext, user_id: int, item_id: int, honeypot: 
         )
 
 
-def next_item(s: Session, ctx: QueueContext, user_id: int, *, rng: random.Random | None = None) -> int | None:
-    """Lease the next item for ``user_id`` (or return the one already leased); None when done."""
+def next_item(s: Session, ctx: QueueContext, user_id: int, *, rng: random.Random | None = None, after: int | None = None) -> int | None:
+    """Lease the next item for ``user_id`` (or return the one already leased); None when done.
+
+    ``after``: the item the user is working on now; another item is leased beside it (so the UI
+    can prefetch), at most two at a time.
+    """
     rng = rng or random
     now = utcnow()
     reap_expired(s, ctx, now=now)
-    cur = active_lease(s, ctx, user_id, now)
+    cur = active_lease(s, ctx, user_id, now, exclude=after)
     if cur is not None:
         return cur[0]
     item_id, honeypot = None, False

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from labelloop.server.deps import ProjectDep, StateDep, UserDep
 from labelloop.server.schemas import AnswerIn, AnswerOut, ItemOut, Progress, ProjectPublic, SkipIn
@@ -41,10 +43,10 @@ def project(user: UserDep, handle: ProjectDep) -> ProjectPublic:
     responses={204: {"description": "nothing left for you"}, 403: {"description": "you are paused"}},
     summary="Lease the next item for me (the same one again until I answer, skip or it expires)",
 )
-def next_item(state: StateDep, user: UserDep, handle: ProjectDep):
+def next_item(state: StateDep, user: UserDep, handle: ProjectDep, after: Annotated[int | None, Query(ge=1, description="prefetch: lease another item beside this one")] = None):
     queue.check_active(user)
     with handle.db.writing() as s:
-        item_id = queue.next_item(s, handle.ctx, user.id, rng=state.rng)
+        item_id = queue.next_item(s, handle.ctx, user.id, rng=state.rng, after=after)
     if item_id is None:
         return Response(status_code=204)
     with handle.db.reading() as s:

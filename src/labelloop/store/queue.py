@@ -738,7 +738,7 @@ def close_gold(s: Session, ctx: QueueContext) -> int:
     return int(res.rowcount or 0)
 
 
-def open_count(s: Session, ctx: QueueContext, *, ttl: float = 2.0) -> int:
+def open_count(s: Session, ctx: QueueContext, *, ttl: float = 1.0) -> int:
     t, n = ctx._open_count
     if time.monotonic() - t < ttl:
         return n

@@ -75,10 +75,10 @@ async function openItem(id) {
   const votes = el("ul", {}, it.votes.map((v) => el("li", {}, `${v.source} (${v.kind}): ${fmtLabel(v.label)}`, v.comment ? ` — “${v.comment}”` : "")));
   const controls = INFO.task === "multi" ? el("p", { class: "muted", text: "Correct multi-label items through the API (POST answers with a list of tags)." })
     : el("div", { class: "choices" }, INFO.classes.map((c) => el("button", { type: "button", class: "choice", onclick: () => correct(id, c) }, c)));
-  box.replaceChildren(el("h3", { text: `Item ${it.item_id} (${it.external_id})` }), el("p", { class: "item-text", text: it.text || "" }),
+  box.replaceChildren(...[el("h3", { text: `Item ${it.item_id} (${it.external_id})` }), el("p", { class: "item-text", text: it.text || "" }),
     it.image_url ? el("img", { src: it.image_url, alt: "item" }) : null,
     el("p", {}, "Final: ", el("strong", { text: it.final ? fmtLabel(it.final.label) : "–" }), it.final ? ` (${pct(it.final.confidence)}, ${it.final.method})` : ""),
-    el("h4", { text: "Votes" }), votes, el("h4", { text: "Your correction" }), controls);
+    el("h4", { text: "Votes" }), votes, el("h4", { text: "Your correction" }), controls].filter(Boolean));
 }
 
 async function correct(id, label) {

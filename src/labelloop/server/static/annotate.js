@@ -192,10 +192,11 @@ function prefetch() {
   }).catch((e) => { if (e.status === 403) showPaused(e.message); return null; });
 }
 
-async function advance() {
+async function advance(progress) {
   let nxt = S.nextP ? await S.nextP : null;
   if (!nxt) nxt = await api("GET", `${P}/next`);
   show(nxt);
+  if (progress) setProgress(progress);  // fresher than the prefetched item's
   prefetch();
 }
 
@@ -210,7 +211,7 @@ async function submit(label) {
   try {
     const res = await api("POST", `${P}/answers`, body);
     if (res && res.paused) { showPaused(res.paused); return; }
-    await advance();
+    await advance(res && res.progress);
   } catch (e) {
     if (e.status === 403) showPaused(e.message);
     else say(e.message);

@@ -146,7 +146,7 @@ def test_next_returns_same_item_until_answered_and_answer_rules(tmp_path, db):
         assert c.post(p + "/answers", headers=ha, json={"item_id": first, "label": "a"}).status_code == 201
         r = c.post(p + "/answers", headers=ha, json={"item_id": first, "label": "b"})
         assert r.status_code == 409 and "already answered" in r.json()["detail"]
-        assert c.post(p + "/answers", headers=ha, json={"item_id": 10**6, "label": "a"}).status_code == 409
+        assert c.post(p + "/answers", headers=ha, json={"item_id": 10**6, "label": "a"}).status_code == 404
     proj.close()
 
 

@@ -44,8 +44,12 @@ def current_user(request: Request, state: StateDep) -> CurrentUser:
     if token is None:
         raise HTTPException(401, "not logged in: log in at /ui/ or send 'Authorization: Bearer TOKEN' (POST /api/v1/auth/token)",
                             headers={"WWW-Authenticate": "Bearer"})
-    with state.auth_db.reading() as s:
-        user = resolve_token(s, token)
+    user = state.cached_login(token)
+    if user is None:
+        with state.auth_db.reading() as s:
+            user = resolve_token(s, token)
+        if user is not None:
+            state.remember_login(token, user)
     if user is None:
         raise HTTPException(401, "your login has expired or is invalid; log in again", headers={"WWW-Authenticate": "Bearer"})
     if how == "session" and request.method not in SAFE_METHODS:

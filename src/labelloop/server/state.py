@@ -90,6 +90,32 @@ class AppState:
         if len(self.databases) > 1:
             raise ConfigError("all projects of one server must share one database (users and logins live there)")
         self.workers: dict[str, Any] = {}
+        self._logins: dict[str, tuple[float, Any]] = {}  # token -> (expiry, CurrentUser)
+        self._logins_lock = threading.Lock()
+
+    # a short cache of resolved logins: one query less per request; pausing, resuming and
+    # logging out clear it, so it only delays changes made by another process (by LOGIN_TTL)
+    LOGIN_TTL = 2.0
+
+    def cached_login(self, token: str):
+        hit = self._logins.get(token)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def remember_login(self, token: str, user) -> None:
+        with self._logins_lock:
+            if len(self._logins) > 10_000:
+                self._logins.clear()
+            self._logins[token] = (time.monotonic() + self.LOGIN_TTL, user)
+
+    def forget_logins(self, *, user_id: int | None = None, token: str | None = None) -> None:
+        with self._logins_lock:
+            if token is not None:
+                self._logins.pop(token, None)
+            if user_id is not None:
+                for k in [k for k, (_, u) in self._logins.items() if u.id == user_id]:
+                    self._logins.pop(k, None)
 
     def project(self, name: str) -> ProjectHandle:
         h = self.projects.get(name)

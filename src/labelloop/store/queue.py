@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from labelloop.exceptions import AccessError, ConflictError, InputError, NotFoundError, SchemaError
 from labelloop.schema import LabelSchema
+from labelloop.store.fastsql import Raw
 from labelloop.store.models import (
     AnnotatorStat,
     Assignment,
@@ -237,13 +238,13 @@ def _release_slots(s: Session, ctx: QueueContext, item_ids: list[int]) -> None:
 
 def active_lease(s: Session, ctx: QueueContext, user_id: int, now=None, *, exclude: int | None = None) -> tuple[int, bool] | None:
     now = now or utcnow()
-    q = select(A.item_id, A.is_honeypot).where(
-        A.user_id == user_id, A.project_id == ctx.project_id, A.state == "leased", A.lease_expires_at > now
+    r = Raw(s)
+    row = r.one(
+        "SELECT item_id, is_honeypot FROM assignments WHERE user_id = :uid AND project_id = :pid AND state = 'leased' "
+        "AND lease_expires_at > :now AND item_id <> :ex ORDER BY id LIMIT 1",
+        uid=user_id, pid=ctx.project_id, now=now, ex=exclude or 0,
     )
-    if exclude is not None:
-        q = q.where(A.item_id != exclude)
-    row = s.execute(q.order_by(A.id).limit(1)).first()
-    return (row.item_id, bool(row.is_honeypot)) if row else None
+    return (row[0], bool(row[1])) if row else None
 
 
 def _pick_honeypot(s: Session, ctx: QueueContext, user_id: int, rng: random.Random) -> int | None:
@@ -257,39 +258,34 @@ def _pick_honeypot(s: Session, ctx: QueueContext, user_id: int, rng: random.Rand
     return rng.choice(ids) if ids else None
 
 
+_PICK = (
+    "SELECT i.id FROM items i WHERE i.project_id = :pid AND i.q_open = :t AND NOT EXISTS "
+    "(SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = :uid AND a.state <> 'expired') "
+    "ORDER BY i.priority DESC, i.id LIMIT 1"
+)
+
+
 def _pick_queue(s: Session, ctx: QueueContext, user_id: int) -> int | None:
-    mine = exists().where(A.item_id == Item.id, A.user_id == user_id, A.state != "expired")
-    q = (
-        select(Item.id)
-        .where(Item.project_id == ctx.project_id, Item.q_open == true(), ~mine)
-        .order_by(Item.priority.desc(), Item.id)
-        .limit(1)
-    )
-    if ctx.postgres:
-        q = q.with_for_update(skip_locked=True, of=Item)
-    return s.scalar(q)
+    """The first open item (by priority) this user never had; PostgreSQL skips rows locked by
+    concurrent picks (``FOR UPDATE SKIP LOCKED``) so two annotators never race for one slot."""
+    sql = _PICK + (" FOR UPDATE OF i SKIP LOCKED" if ctx.postgres else "")
+    return Raw(s).scalar(sql, pid=ctx.project_id, t=True, uid=user_id)
 
 
 def _lease(s: Session, ctx: QueueContext, user_id: int, item_id: int, honeypot: bool, now) -> None:
+    r = Raw(s)
     expires = now + timedelta(seconds=ctx.settings.lease_seconds)
     if not honeypot:
-        s.execute(
-            update(Item)
-            .where(Item.id == item_id)
-            .values(q_taken=Item.q_taken + 1, q_open=_open_expr(ctx, Item.q_taken + 1))
-            .execution_options(synchronize_session=False)
-        )
-    res = s.execute(
-        update(A)
-        .where(A.item_id == item_id, A.user_id == user_id, A.state == "expired")
-        .values(state="leased", is_honeypot=honeypot, lease_expires_at=expires, updated_at=now, answered_at=None, honeypot_correct=None)
-        .execution_options(synchronize_session=False)
+        r.execute("UPDATE items SET q_taken = q_taken + 1, q_open = (q_taken + 1 < :ov + q_extra) WHERE id = :iid",
+                  ov=ctx.settings.overlap, iid=item_id)
+    r.execute(
+        "INSERT INTO assignments (project_id, item_id, user_id, state, is_honeypot, lease_expires_at, created_at, updated_at) "
+        "VALUES (:pid, :iid, :uid, 'leased', :hp, :exp, :now, :now) "
+        "ON CONFLICT (item_id, user_id) DO UPDATE SET state = 'leased', is_honeypot = excluded.is_honeypot, "
+        "lease_expires_at = excluded.lease_expires_at, updated_at = excluded.updated_at, answered_at = NULL, honeypot_correct = NULL "
+        "WHERE assignments.state = 'expired'",
+        pid=ctx.project_id, iid=item_id, uid=user_id, hp=honeypot, exp=expires, now=now,
     )
-    if res.rowcount == 0:
-        s.execute(
-            insert(A).values(project_id=ctx.project_id, item_id=item_id, user_id=user_id, state="leased", is_honeypot=honeypot,
-                             lease_expires_at=expires, created_at=now, updated_at=now)
-        )
 
 
 def next_item(s: Session, ctx: QueueContext, user_id: int, *, rng: random.Random | None = None, after: int | None = None) -> int | None:
@@ -322,29 +318,24 @@ def item_payload(s: Session, ctx: QueueContext, item_id: int, *, full: bool = Fa
     Nothing here depends on whether the item is a honeypot; ``full`` (reviewers) adds the
     external id, the fields and every vote.
     """
-    row = s.execute(select(Item.id, Item.text, Item.image, Item.external_id, Item.fields).where(Item.id == item_id, Item.project_id == ctx.project_id)).first()
+    r = Raw(s)
+    row = r.one("SELECT id, text, image FROM items WHERE id = :iid AND project_id = :pid", iid=item_id, pid=ctx.project_id)
     if row is None:
         raise NotFoundError(f"item {item_id} is not in this project")
-    out: dict[str, Any] = {"item_id": row.id, "text": row.text, "has_image": row.image is not None, "prelabel": None}
+    out: dict[str, Any] = {"item_id": row[0], "text": row[1], "has_image": row[2] is not None, "prelabel": None}
     if not ctx.settings.blind:
-        pred = s.execute(
-            select(Prediction.label, Prediction.confidence)
-            .where(Prediction.item_id == item_id)
-            .order_by(Prediction.created_at.desc(), Prediction.id.desc())
-            .limit(1)
-        ).first()
+        pred = r.one("SELECT label, confidence FROM predictions WHERE item_id = :iid ORDER BY created_at DESC, id DESC LIMIT 1", iid=item_id)
         if pred is None:
-            pred = s.execute(
-                select(Vote.value, Vote.confidence)
-                .join(Source, Source.id == Vote.source_id)
-                .where(Vote.item_id == item_id, Source.kind == "prelabel")
-                .limit(1)
-            ).first()
+            pred = r.one(
+                "SELECT v.value, v.confidence FROM votes v JOIN sources s ON s.id = v.source_id WHERE v.item_id = :iid AND s.kind = 'prelabel' LIMIT 1",
+                iid=item_id,
+            )
         if pred is not None:
-            out["prelabel"] = {"label": pred[0], "confidence": pred[1]}
+            out["prelabel"] = {"label": r.json(pred[0]), "confidence": pred[1]}
     if full:
-        out["external_id"] = row.external_id
-        out["fields"] = row.fields
+        ext, fields_ = s.execute(select(Item.external_id, Item.fields).where(Item.id == item_id)).one()
+        out["external_id"] = ext
+        out["fields"] = fields_
         out["votes"] = [
             {"source": n, "kind": k, "label": v, "comment": c}
             for n, k, v, c in s.execute(
@@ -432,77 +423,121 @@ class AnswerResult:
     item_id: int
     paused: str | None = None
     label: Any = None
+    answers: int | None = None  # the annotator's answers in this project, after this one
 
 
 def submit_answer(
-    s: Session, ctx: QueueContext, user, item_id: int, label: Any, *, comment: str | None = None, seconds: float | None = None
+    s: Session, ctx: QueueContext, user, item_id: int, label: Any, *, comment: str | None = None, seconds: float | None = None,
+    source_id: int | None = None,
 ) -> AnswerResult:
-    """Record ``user``'s (already normalised) answer on ``item_id``; see the module docstring."""
+    """Record ``user``'s (already normalised) answer on ``item_id``; see the module docstring.
+
+    One short transaction: the item row is locked on PostgreSQL (answers on one item take
+    turns), the vote upserted, the assignment closed, the annotator's stats and weight updated
+    (pausing them past the honeypot threshold) and the item's live aggregate rewritten.
+    """
+    r = Raw(s)
     now = utcnow()
-    _lock_item(s, ctx, item_id)
-    a = s.execute(select(A.id, A.state, A.is_honeypot, A.project_id).where(A.item_id == item_id, A.user_id == user.id)).first()
-    if a is not None and a.project_id != ctx.project_id:
+    pid = ctx.project_id
+    st = ctx.settings
+    item = r.one("SELECT project_id, q_done, q_extra FROM items WHERE id = :iid" + (" FOR UPDATE" if ctx.postgres else ""), iid=item_id)
+    if item is None or item[0] != pid:
         raise NotFoundError(f"item {item_id} is not in this project")
-    honeypot = bool(a.is_honeypot) if a is not None else False
+    a = r.one("SELECT id, state, is_honeypot FROM assignments WHERE item_id = :iid AND user_id = :uid", iid=item_id, uid=user.id)
+    honeypot = bool(a[2]) if a is not None else False
     if a is None:
         if not user.can_review:
             raise ConflictError(f"item {item_id} is not assigned to you; fetch one with GET /next")
-        if s.scalar(select(Item.id).where(Item.id == item_id, Item.project_id == ctx.project_id)) is None:
-            raise NotFoundError(f"item {item_id} is not in this project")
-    elif a.state == "done":
+    elif a[1] == "done":
         raise ConflictError(f"you already answered item {item_id}; use undo to change your last answer")
-    elif a.state == "skipped":
+    elif a[1] == "skipped":
         raise ConflictError(f"you skipped item {item_id}")
-    elif a.state == "expired" and not honeypot:
-        res = s.execute(
-            update(Item)
-            .where(Item.id == item_id, Item.q_open == true())
-            .values(q_taken=Item.q_taken + 1, q_open=_open_expr(ctx, Item.q_taken + 1))
-            .execution_options(synchronize_session=False)
-        )
-        if res.rowcount == 0:
+    elif a[1] == "expired" and not honeypot:
+        n = r.rowcount("UPDATE items SET q_taken = q_taken + 1, q_open = (q_taken + 1 < :ov + q_extra) WHERE id = :iid AND q_open = :t",
+                       ov=st.overlap, iid=item_id, t=True)
+        if n == 0:
             raise ConflictError(f"your lease on item {item_id} expired and it went to someone else; fetch the next item")
 
-    sid = human_source_id(s, ctx, user.id, user.name)
-    others = _votes_for(s, ctx, item_id)  # before this answer: for the peer check
-    vals = {"value": label, "comment": comment, "seconds": seconds, "created_at": now}
-    res = s.execute(update(Vote).where(Vote.item_id == item_id, Vote.source_id == sid).values(**vals).execution_options(synchronize_session=False))
-    if res.rowcount == 0:
-        s.execute(insert(Vote).values(project_id=ctx.project_id, item_id=item_id, source_id=sid, **vals))
+    sid = source_id if source_id is not None else human_source_id(s, ctx, user.id, user.name)
+    others = [
+        _V(kind=k, user_id=u, value=r.json(v), weight=w)
+        for k, u, v, w in r.all(
+            "SELECT s.kind, s.user_id, v.value, st.weight FROM votes v JOIN sources s ON s.id = v.source_id "
+            "LEFT JOIN annotator_stats st ON st.user_id = s.user_id AND st.project_id = :pid "
+            "WHERE v.item_id = :iid AND v.source_id <> :sid AND s.kind <> 'prelabel'",
+            pid=pid, iid=item_id, sid=sid,
+        )
+    ]
+    if not any(v.kind == "model" for v in others):
+        pred = r.scalar("SELECT label FROM predictions WHERE item_id = :iid ORDER BY created_at DESC, id DESC LIMIT 1", iid=item_id)
+        if pred is not None:
+            others.append(_V(kind="model", user_id=None, value=r.json(pred), weight=None))
 
     correct = None
     if honeypot:
-        correct = same_label(label, gold_value(s, ctx, item_id))
+        gold = r.scalar("SELECT v.value FROM votes v JOIN sources s ON s.id = v.source_id WHERE v.item_id = :iid AND s.kind = 'gold' LIMIT 1", iid=item_id)
+        correct = same_label(label, r.json(gold))
+    peer = [v.value for v in others if v.kind == "human" and v.user_id != user.id]
+    agree = same_label(label, _majority(peer)) if peer else None
+
+    # annotator stats: one upsert; the weight is the smoothed honeypot accuracy
+    dh, dc = int(honeypot), int(bool(correct))
+    p5 = 5 * st.prior_accuracy
+    secs = float(min(max(seconds or 0.0, 0.0), 3600.0))
+    stats = r.one(
+        "INSERT INTO annotator_stats (project_id, user_id, answers, honeypots, honeypots_correct, peer_checks, peer_agree, seconds, weight, updated_at) "
+        "VALUES (:pid, :uid, 1, :dh, :dc, :pc, :pa, :secs, (:dc + :p5) / (:dh + 5.0), :now) "
+        "ON CONFLICT (project_id, user_id) DO UPDATE SET answers = annotator_stats.answers + 1, "
+        "honeypots = annotator_stats.honeypots + :dh, honeypots_correct = annotator_stats.honeypots_correct + :dc, "
+        "peer_checks = annotator_stats.peer_checks + :pc, peer_agree = annotator_stats.peer_agree + :pa, "
+        "seconds = annotator_stats.seconds + :secs, "
+        "weight = (annotator_stats.honeypots_correct + :dc + :p5) / (annotator_stats.honeypots + :dh + 5.0), updated_at = :now "
+        "RETURNING answers, honeypots, honeypots_correct, weight",
+        pid=pid, uid=user.id, dh=dh, dc=dc, pc=int(agree is not None), pa=int(bool(agree)), secs=secs, p5=p5, now=now,
+    )
+    r.execute(
+        "INSERT INTO votes (project_id, item_id, source_id, value, seconds, comment, created_at) VALUES (:pid, :iid, :sid, :j_value, :secs, :comment, :now) "
+        "ON CONFLICT (item_id, source_id) DO UPDATE SET value = excluded.value, seconds = excluded.seconds, comment = excluded.comment, created_at = excluded.created_at",
+        pid=pid, iid=item_id, sid=sid, j_value=label, secs=seconds, comment=comment, now=now,
+    )
     if a is not None:
-        s.execute(
-            update(A).where(A.id == a.id).values(state="done", answered_at=now, updated_at=now, honeypot_correct=correct)
-            .execution_options(synchronize_session=False)
-        )
-        if not honeypot:
-            s.execute(update(Item).where(Item.id == item_id).values(q_done=Item.q_done + 1).execution_options(synchronize_session=False))
+        r.execute("UPDATE assignments SET state = 'done', answered_at = :now, updated_at = :now, honeypot_correct = :c WHERE id = :aid",
+                  now=now, c=correct, aid=a[0])
 
     # live aggregate of the item (and dynamic overlap)
-    votes = others + [_V(kind="human", user_id=user.id, value=label, weight=None)]
-    weights = _weights(s, ctx, votes)
-    agg = aggregate_votes(ctx.schema, votes, weights, ctx.settings)
+    votes = others + [_V(kind="human", user_id=user.id, value=label, weight=float(stats[3]))]
+    weights = [
+        (v.weight if v.weight is not None else st.prior_accuracy) if v.kind == "human" else 0.99 if v.kind == "gold" else st.model_accuracy
+        for v in votes
+    ]
+    agg = aggregate_votes(ctx.schema, votes, weights, st)
+    if a is not None and not honeypot:
+        q_done, q_extra = item[1] + 1, item[2]
+        bump = (agg is not None and st.max_overlap > st.overlap and agg[1] < st.confidence_target
+                and q_done >= st.overlap + q_extra and q_extra < st.max_overlap - st.overlap)
+        if bump:
+            r.execute("UPDATE items SET q_done = q_done + 1, q_extra = q_extra + 1, q_open = (q_taken < :ov + q_extra + 1) WHERE id = :iid",
+                      ov=st.overlap, iid=item_id)
+        else:
+            r.execute("UPDATE items SET q_done = q_done + 1 WHERE id = :iid", iid=item_id)
     if agg is not None:
-        _write_label(s, ctx, item_id, *agg)
-        if a is not None and not honeypot and ctx.settings.max_overlap > ctx.settings.overlap and agg[1] < ctx.settings.confidence_target:
-            s.execute(
-                update(Item)
-                .where(Item.id == item_id, Item.q_done >= ctx.settings.overlap + Item.q_extra, Item.q_extra < ctx.settings.max_overlap - ctx.settings.overlap)
-                .values(q_extra=Item.q_extra + 1, q_open=Item.q_taken < ctx.settings.overlap + Item.q_extra + 1)
-                .execution_options(synchronize_session=False)
-            )
-
-    # peer check: did this answer match the majority of the humans who answered before?
-    peer = [v.value for v in others if v.kind == "human" and v.user_id != user.id]
-    agree = None
-    if peer:
-        maj = _majority(peer)
-        agree = same_label(label, maj)
-    paused = _update_stats(s, ctx, user.id, honeypot=honeypot, correct=correct, agree=agree, seconds=seconds, now=now)
-    return AnswerResult(item_id=item_id, paused=paused, label=label)
+        value, conf, probs = agg
+        r.execute(
+            "INSERT INTO labels (item_id, project_id, value, confidence, probabilities, method, updated_at) "
+            "VALUES (:iid, :pid, :j_value, :conf, :j_probs, 'live', :now) "
+            "ON CONFLICT (item_id) DO UPDATE SET value = excluded.value, confidence = excluded.confidence, "
+            "probabilities = excluded.probabilities, method = excluded.method, updated_at = excluded.updated_at",
+            iid=item_id, pid=pid, j_value=value, conf=float(conf), j_probs={k: float(x) for k, x in probs.items()}, now=now,
+        )
+    paused = None
+    hp, hc = int(stats[1]), int(stats[2])
+    if honeypot and hp >= st.honeypot_min and hc / hp < st.pause_below:
+        paused = (
+            f"Your labelling is paused: {hc} of your last {hp} quality-check answers matched the expected answer "
+            f"(below {st.pause_below:.0%}). An admin will review your work and resume your account."
+        )
+        r.execute("UPDATE users SET paused_reason = :msg WHERE id = :uid", msg=paused, uid=user.id)
+    return AnswerResult(item_id=item_id, paused=paused, label=label, answers=int(stats[0]))
 
 
 @dataclass
@@ -742,18 +777,20 @@ def open_count(s: Session, ctx: QueueContext, *, ttl: float = 1.0) -> int:
     t, n = ctx._open_count
     if time.monotonic() - t < ttl:
         return n
-    n = int(s.scalar(select(func.count()).select_from(Item).where(Item.project_id == ctx.project_id, Item.q_open == true())) or 0)
+    n = int(Raw(s).scalar("SELECT count(*) FROM items WHERE project_id = :pid AND q_open = :t", pid=ctx.project_id, t=True) or 0)
     ctx._open_count = (time.monotonic(), n)
     return n
 
 
-def user_progress(s: Session, ctx: QueueContext, user_id: int) -> dict[str, int]:
+def user_progress(s: Session, ctx: QueueContext, user_id: int, *, done: int | None = None) -> dict[str, int]:
     """Answers given, and open items not yet handed to this user (the open count is cached)."""
-    done = int(s.scalar(select(func.count()).select_from(A).where(A.user_id == user_id, A.project_id == ctx.project_id, A.state == "done")) or 0)
-    mine_open = int(s.scalar(
-        select(func.count()).select_from(A).join(Item, Item.id == A.item_id)
-        .where(A.user_id == user_id, A.project_id == ctx.project_id, A.state != "expired", Item.q_open == true())
-    ) or 0)
+    r = Raw(s)
+    if done is None:
+        done = int(r.scalar("SELECT count(*) FROM assignments WHERE user_id = :uid AND project_id = :pid AND state = 'done'",
+                            uid=user_id, pid=ctx.project_id) or 0)
+    mine_open = int(r.scalar(
+        "SELECT count(*) FROM assignments a JOIN items i ON i.id = a.item_id WHERE a.user_id = :uid AND a.project_id = :pid "
+        "AND a.state <> 'expired' AND i.q_open = :t", uid=user_id, pid=ctx.project_id, t=True) or 0)
     return {"done": done, "remaining": max(open_count(s, ctx) - mine_open, 0)}
 
 

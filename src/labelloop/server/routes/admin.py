@@ -41,10 +41,12 @@ def annotators(user: ReviewerDep, handle: ProjectDep) -> list[dict]:
 
 
 @router.post("/annotators/{user_name}/resume", status_code=204, summary="Resume a paused annotator")
-def resume(user: AdminDep, handle: ProjectDep, user_name: str) -> Response:
+def resume(user: AdminDep, state: StateDep, handle: ProjectDep, user_name: str) -> Response:
     with handle.db.writing() as s:
         row = users.get_user(s, user_name)
         users.set_paused(s, row.id, None)
+        uid = row.id
+    state.forget_logins(user_id=uid)
     return Response(status_code=204)
 
 

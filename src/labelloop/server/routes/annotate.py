@@ -54,12 +54,14 @@ def next_item(state: StateDep, user: UserDep, handle: ProjectDep, after: Annotat
 
 
 @router.post("/projects/{name}/answers", response_model=AnswerOut, status_code=201, summary="Answer an item leased to me")
-def answer(user: UserDep, handle: ProjectDep, body: AnswerIn) -> AnswerOut:
+def answer(state: StateDep, user: UserDep, handle: ProjectDep, body: AnswerIn) -> AnswerOut:
     queue.check_active(user)
     label = queue.normalize_answer(handle.ctx.schema, body.label)
-    queue.ensure_human_source(handle.db, handle.ctx, user)
+    sid = queue.ensure_human_source(handle.db, handle.ctx, user)
     with handle.db.writing() as s:
-        res = queue.submit_answer(s, handle.ctx, user, body.item_id, label, comment=body.comment, seconds=body.seconds)
+        res = queue.submit_answer(s, handle.ctx, user, body.item_id, label, comment=body.comment, seconds=body.seconds, source_id=sid)
+    if res.paused:
+        state.forget_logins(user_id=user.id)
     with handle.db.reading() as s:
         prog = Progress(**queue.user_progress(s, handle.ctx, user.id))
     return AnswerOut(item_id=res.item_id, label=res.label, paused=res.paused, progress=prog)

@@ -48,6 +48,7 @@ def login(state: StateDep, response: Response, username: Username, password: Pas
 def logout(state: StateDep, user: UserDep, request: Request, response: Response) -> Response:
     with state.auth_db.writing() as s:
         revoke_token(s, request.state.token)
+    state.forget_logins(token=request.state.token)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")

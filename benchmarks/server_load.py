@@ -63,6 +63,15 @@ def write_items(path: Path, n: int, seed: int = 0) -> None:
             w.writerow([f"t{i}", " ".join(rng.choice(WORDS) for _ in range(20))])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to report cost per answer."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def pct(values, q):
     if not values:
         return None
@@ -226,11 +235,15 @@ def bench_labelloop(db_kind: str, n_items: int, clients: list[int], seconds: flo
                       for i in range(max_clients)]
             admin = httpx.post(base + "/api/v1/auth/token", data={"username": "admin", "password": PASSWORD}).json()["access_token"]
             for n in clients:
+                c0 = cpu_seconds(server.pid)
                 res = run_clients(base, "bench", tokens[:n], seconds)
+                res["server_cpu_s"] = cpu_seconds(server.pid) - c0
+                res["server_cpu_ms_per_answer"] = 1000 * res["server_cpu_s"] / max(res["answers"], 1)
                 ids = res.pop("item_ids")
                 res["over_assigned_in_responses"] = len(ids) - len(set(ids))
                 out["runs"].append(res)
-                print(f"  labelloop {db_kind:8s} {n:2d} clients: {res['answers_per_s']:7.1f} answers/s, cycle p99 {res['cycle_ms']['p99']:.1f} ms, errors {res['errors']}", flush=True)
+                print(f"  labelloop {db_kind:8s} {n:2d} clients: {res['answers_per_s']:7.1f} answers/s, cycle p99 {res['cycle_ms']['p99']:.1f} ms, "
+                      f"server CPU {res['server_cpu_ms_per_answer']:.2f} ms/answer, errors {res['errors']}", flush=True)
             # correctness after all runs: every item answered at most once (overlap 1)
             from sqlalchemy import func, select
 

@@ -38,15 +38,25 @@ STATUS = [
 ]
 
 
-class BodyLimit:
-    """Pure ASGI middleware: 413 for bodies larger than ``limit`` bytes (declared or streamed)."""
+class Guard:
+    """Pure ASGI middleware: 413 for bodies larger than ``limit`` bytes (declared or streamed),
+    and security headers on every response (no-store on API responses)."""
 
     def __init__(self, app, limit: int):
         self.app, self.limit = app, limit
+        self.headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        extra = self.headers + ([(b"cache-control", b"no-store")] if scope["path"].startswith("/api/") else [])
+
+        async def send_with_headers(msg):
+            if msg["type"] == "http.response.start":
+                have = {k.lower() for k, _ in msg.get("headers", [])}
+                msg = {**msg, "headers": list(msg.get("headers", [])) + [(k, v) for k, v in extra if k not in have]}
+            await send(msg)
+
         for k, v in scope.get("headers", []):
             if k == b"content-length":
                 try:
@@ -67,7 +77,7 @@ class BodyLimit:
             return msg
 
         try:
-            await self.app(scope, limited, send)
+            await self.app(scope, limited, send_with_headers)
         except _TooLarge:
             await _too_large(send, self.limit)
 
@@ -138,15 +148,6 @@ def build_app(settings: ServerSettings) -> FastAPI:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):
-        resp = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            resp.headers.setdefault(k, v)
-        if request.url.path.startswith("/api/"):
-            resp.headers.setdefault("cache-control", "no-store")
-        return resp
-
     app.include_router(auth.router)
     app.include_router(annotate.router)
     app.include_router(media.router)
@@ -162,7 +163,7 @@ def build_app(settings: ServerSettings) -> FastAPI:
         return {"ok": True, "projects": sorted(state.projects)}
 
     app.mount("/ui", StaticFiles(directory=STATIC, html=True), name="ui")
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(Guard, limit=settings.max_body_bytes)
     return app
 
 

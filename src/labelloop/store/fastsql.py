@@ -14,6 +14,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -37,8 +38,8 @@ class Raw:
 
     __slots__ = ("cur", "dialect", "sqlite")
 
-    def __init__(self, s: Session):
-        conn = s.connection()
+    def __init__(self, s: Session | Connection):
+        conn = s.connection() if isinstance(s, Session) else s
         self.dialect = conn.dialect.name
         self.sqlite = self.dialect == "sqlite"
         self.cur = conn.connection.dbapi_connection.cursor()

@@ -45,11 +45,10 @@ def project(user: UserDep, handle: ProjectDep) -> ProjectPublic:
 )
 def next_item(state: StateDep, user: UserDep, handle: ProjectDep, after: Annotated[int | None, Query(ge=1, description="prefetch: lease another item beside this one")] = None):
     queue.check_active(user)
-    with handle.db.writing() as s:
+    with handle.db.core() as s:  # one short transaction: lease, then read what to show
         item_id = queue.next_item(s, handle.ctx, user.id, rng=state.rng, after=after)
-    if item_id is None:
-        return Response(status_code=204)
-    with handle.db.reading() as s:
+        if item_id is None:
+            return Response(status_code=204)
         return _public_item(handle, s, item_id, user.id)
 
 
@@ -58,12 +57,11 @@ def answer(state: StateDep, user: UserDep, handle: ProjectDep, body: AnswerIn) -
     queue.check_active(user)
     label = queue.normalize_answer(handle.ctx.schema, body.label)
     sid = queue.ensure_human_source(handle.db, handle.ctx, user)
-    with handle.db.writing() as s:
+    with handle.db.core() as s:
         res = queue.submit_answer(s, handle.ctx, user, body.item_id, label, comment=body.comment, seconds=body.seconds, source_id=sid)
+        prog = Progress(**queue.user_progress(s, handle.ctx, user.id))
     if res.paused:
         state.forget_logins(user_id=user.id)
-    with handle.db.reading() as s:
-        prog = Progress(**queue.user_progress(s, handle.ctx, user.id))
     return AnswerOut(item_id=res.item_id, label=res.label, paused=res.paused, progress=prog)
 
 

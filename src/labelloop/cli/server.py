@@ -102,6 +102,7 @@ def configure(
     blind: bool = typer.Option(None, "--blind/--no-blind", help="Hide model pre-labels from annotators."),
     mode: str = typer.Option(None, "--mode", help="label, or accept_reject for fast binary passes over pre-labels."),
     retrain_every: int = typer.Option(None, "--retrain-every", help="The worker runs a round every K new answers."),
+    worker_loop: bool = typer.Option(None, "--worker-loop/--no-worker-loop", help="Let the worker's round also retrain the model (pre-labels, priorities)."),
     media_root: list[str] = typer.Option(None, "--media-root", help="Extra folder images may be served from (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the settings as JSON."),
 ):
@@ -115,7 +116,7 @@ def configure(
 
     values = dict(overlap=overlap, max_overlap=max_overlap, confidence_target=confidence_target, honeypot_rate=honeypot_rate,
                   lease_seconds=lease_seconds, honeypot_min=honeypot_min, pause_below=pause_below, model_accuracy=model_accuracy,
-                  blind=blind, mode=mode, retrain_every=retrain_every, media_roots=list(media_root) if media_root else None)
+                  blind=blind, mode=mode, retrain_every=retrain_every, worker_loop=worker_loop, media_roots=list(media_root) if media_root else None)
     values = validate_settings(values)
     with Project.open(directory) as proj:
         merged = QueueSettings.from_dict({**proj.settings, **values})

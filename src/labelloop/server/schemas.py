@@ -99,6 +99,7 @@ class SettingsUpdate(Strict):
     blind: bool | None = None
     mode: str | None = None
     retrain_every: int | None = None
+    worker_loop: bool | None = None
     media_roots: list[str] | None = None
 
 

@@ -87,12 +87,28 @@ def reaggregate_round(handle, *, max_iter: int = 10) -> dict[str, Any]:
     return {"items": len(labels), "annotators": len(acc), "skills": {str(users[k]): round(v, 4) for k, v in acc.items() if users.get(k)}}
 
 
+def default_round(handle) -> dict[str, Any]:
+    """Re-aggregate with re-estimated skills, then (when the learning loop is installed and the
+    project's ``worker_loop`` setting is on) one loop round: retrain the model on the labels,
+    write its predictions (the UI's pre-labels, and one more voter in the live consensus) and
+    the queue priorities."""
+    out: dict[str, Any] = {"aggregate": reaggregate_round(handle)}
+    if handle.ctx.settings.worker_loop:
+        try:
+            from labelloop.loop.project import run_loop_round
+        except ImportError:
+            out["loop"] = "the learning loop (labelloop.loop) is not available: pre-labels and priorities were not refreshed"
+        else:
+            out["loop"] = run_loop_round(handle.project)
+    return out
+
+
 class Worker:
     """Runs ``round_fn`` whenever ``retrain_every`` new human answers have arrived."""
 
     def __init__(self, handle, round_fn: Callable[[Any], dict] | None = None, *, poll_seconds: float = 2.0):
         self.handle = handle
-        self.round_fn = round_fn or reaggregate_round
+        self.round_fn = round_fn or default_round
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

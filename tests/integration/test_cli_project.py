@@ -99,3 +99,25 @@ def test_demo_runs_to_the_end(cli, tmp_path, shared_data):
     digits = pd.read_csv(tmp_path / "demo" / "digits-labels.csv")
     assert len(digits) == 1797
     assert json.loads(cli("stats", tmp_path / "demo" / "madewithml", "--json").stdout)["items"] == 2029
+
+
+def test_madewithml_from_a_url(cli, tmp_path, shared_data):
+    """projects.json and tags.json served over HTTP (a local server standing in for the web)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(shared_data / "madewithml"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        d = tmp_path / "p"
+        assert cli("init", d, "--task", "multi").returncode == 0
+        r = cli("import", d, f"{base}/projects.json", "--format", "madewithml", "--taxonomy", f"{base}/tags.json", "--json")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["inserted"] == 2029
+        r = cli("import", d, f"{base}/missing.json", "--format", "madewithml")
+        assert r.returncode == 2 and "cannot download" in r.stderr
+    finally:
+        server.shutdown()

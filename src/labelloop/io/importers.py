@@ -394,7 +394,6 @@ def _validate(make_rows, schema: LabelSchema, path: Path, *, per_item_unique: bo
     probe = copy.deepcopy(schema)
     hashes = array.array("q")
     pairs = array.array("q")
-    first_line: dict[int, int] = {}
     n = 0
     bar = progress(desc=f"check {path.name}", unit="rows")
     try:
@@ -410,8 +409,6 @@ def _validate(make_rows, schema: LabelSchema, path: Path, *, per_item_unique: bo
             else:
                 for src, _, _ in row.votes:
                     pairs.append(_h64(row.external_id + "\x00" + src))
-            if n <= 2_000_000:
-                first_line.setdefault(h, row.line)
             for _, _, value in row.votes:
                 try:
                     probe.normalize(value)

@@ -30,6 +30,13 @@ from labelloop.progress import progress
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+def _key(h) -> bytes:
+    """Cache key of a content hash: its first 40 characters (SHA-1 hex length; longer hashes
+    such as SHA-256 are cut to 160 bits, still collision-free in practice)."""
+    b = h.encode() if isinstance(h, str) else bytes(h)
+    return b[:40]
+
+
 class EmbeddingCache:
     """Vectors per (fingerprint, content hash) under ``root``."""
 
@@ -69,7 +76,7 @@ class EmbeddingCache:
     def lookup(self, fingerprint: str, hashes: Sequence[str]) -> np.ndarray:
         """Row of each hash in the cache, -1 where absent."""
         idx = self._hash_index(fingerprint)
-        return np.fromiter((idx.get(h.encode() if isinstance(h, str) else h, -1) for h in hashes), dtype=np.int64, count=len(hashes))
+        return np.fromiter((idx.get(_key(h), -1) for h in hashes), dtype=np.int64, count=len(hashes))
 
     def vectors(self, fingerprint: str) -> np.ndarray:
         """All cached rows as a read-only memory map ``[count, dim]``."""
@@ -95,7 +102,7 @@ class EmbeddingCache:
             fh.truncate(count * m["dim"] * 4)  # drop rows of a run that was cut off
             fh.seek(0, os.SEEK_END)
             fh.write(vectors.tobytes())
-        new = np.asarray([h.encode() if isinstance(h, str) else h for h in hashes], dtype="S40")
+        new = np.asarray([_key(h) for h in hashes], dtype="S40")
         old = np.load(d / "hashes.npy")[:count] if count else np.zeros(0, dtype="S40")
         tmp = d / "hashes.tmp.npy"
         np.save(tmp, np.concatenate([old, new]))

@@ -152,3 +152,17 @@ def test_unknown_backend_names_the_choices():
     with pytest.raises(ConfigError, match="faiss-hnsw"):
         get_index("nope")
     assert get_index("faiss").backend == "faiss-hnsw"
+
+
+@pytest.mark.parametrize("backend", ["exact", "hnswlib"])
+def test_knn_graph_leaves_self_out(backend):
+    from labelloop.index import knn_graph
+
+    x = np.array([[1, 0], [1, 0], [0, 1], [0.9, 0.1]], dtype=np.float32)  # rows 0 and 1 are identical
+    nb, d = knn_graph(x, 2, backend=backend)
+    assert nb.shape == (4, 2)
+    assert (nb != np.arange(4)[:, None]).all()
+    assert nb[0, 0] == 1 and nb[1, 0] == 0 and d[0, 0] == pytest.approx(0.0, abs=1e-6)
+    assert set(nb[2].tolist()) == {3, 0} or set(nb[2].tolist()) == {3, 1}
+    nb, d = knn_graph(x[:2], 3)
+    assert nb.tolist() == [[1, -1, -1], [0, -1, -1]] and np.isinf(d[:, 1:]).all()

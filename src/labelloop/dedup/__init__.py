@@ -16,9 +16,11 @@ from labelloop.dedup.core import (
     normalize_text,
     text_keys,
 )
+from labelloop.dedup.project import dedup_project
 
 __all__ = [
     "Duplicates",
+    "dedup_project",
     "UnionFind",
     "exact_pairs",
     "find_duplicates",

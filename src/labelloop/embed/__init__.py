@@ -34,6 +34,13 @@ from labelloop.embed.base import (
     select_precision,
 )
 from labelloop.embed.cache import EmbeddingCache, cached_encode
+from labelloop.embed.project import (
+    ProjectVectors,
+    embed_project,
+    index_project,
+    load_project_index,
+    load_vectors,
+)
 from labelloop.exceptions import ConfigError, InputError
 
 ENTRY_POINT_GROUP = "labelloop.embedders"
@@ -43,12 +50,17 @@ __all__ = [
     "BaseEmbedder",
     "Embedder",
     "EmbeddingCache",
+    "ProjectVectors",
     "available_embedders",
     "cached_encode",
     "content_hash",
     "content_hashes",
+    "embed_project",
     "get_embedder",
+    "index_project",
     "l2_normalize",
+    "load_project_index",
+    "load_vectors",
     "select_device",
     "select_precision",
 ]

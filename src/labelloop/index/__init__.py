@@ -15,6 +15,7 @@ from typing import Any
 
 from labelloop.exceptions import ConfigError
 from labelloop.index.base import METRICS, PAD_ID, ExactIndex, VectorIndex, load_index
+from labelloop.index.knn import knn_graph
 
 BACKENDS = ("auto", "exact", "faiss-flat", "faiss-ivf", "faiss-hnsw", "hnswlib", "annoy")
 ALIASES = {"faiss": "faiss-hnsw", "numpy": "exact", "brute": "exact", "hnsw": "hnswlib"}
@@ -28,6 +29,7 @@ __all__ = [
     "VectorIndex",
     "available_backends",
     "get_index",
+    "knn_graph",
     "load_index",
 ]
 

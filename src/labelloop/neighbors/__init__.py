@@ -9,6 +9,7 @@ from labelloop.neighbors.metrics import (
     relevance_from_labels,
     retrieval_report,
 )
+from labelloop.neighbors.project import read_seeds, similar_project
 from labelloop.neighbors.propagation import NeighborPropagation, Propagation
 from labelloop.neighbors.seeds import SeedCandidates, seed_candidates
 
@@ -20,8 +21,10 @@ __all__ = [
     "cmc_curve",
     "mean_average_precision",
     "precision_at_k",
+    "read_seeds",
     "recall_at_k",
     "relevance_from_labels",
     "retrieval_report",
     "seed_candidates",
+    "similar_project",
 ]

@@ -26,6 +26,10 @@ from labelloop.exceptions import ConfigError, InputError
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+def _hkey(h) -> bytes:
+    return str(h).encode()[:64]
+
+
 def _slug(model: str) -> str:
     return _SAFE.sub("_", model).strip("_") or "model"
 
@@ -102,6 +106,7 @@ def embed_project(proj, *, model: str | None = "auto", batch_size: int | None = 
     del vec
     (out_dir / "vectors.tmp.npy").replace(out_dir / "vectors.npy")
     np.save(out_dir / "item_ids.npy", ids)
+    np.save(out_dir / "content_hashes.npy", np.asarray([_hkey(h) for h in hashes], dtype="S64"))
     with proj.session() as s:
         repo.record_embedding_set(s, proj.id, model=model, dim=dim, path=str((out_dir / "vectors.npy").relative_to(proj.dir)), count=int(ids.size),
                                   meta={"fingerprint": emb.fingerprint, "item_ids": str((out_dir / "item_ids.npy").relative_to(proj.dir)), "modality": modality})
@@ -130,8 +135,15 @@ def load_vectors(proj, model: str | None = None, *, check_current: bool = True) 
     if check_current:
         with proj.session() as s:
             n_items = repo.count_items(s, proj.id)
-        if n_items != item_ids.size:
-            raise ConfigError(f"the '{name}' embeddings cover {item_ids.size} items but the project has {n_items}; run `labelloop embed {proj.dir} --model {name}` again")
+            current = repo.items_frame(s, proj.id)[["item_id", "content_hash"]] if n_items == item_ids.size else None
+        stale = n_items != item_ids.size
+        hpath = vpath.parent / "content_hashes.npy"
+        if not stale and hpath.exists():
+            saved = np.load(hpath)
+            now = dict(zip(current.item_id.tolist(), current.content_hash.astype(str).tolist(), strict=True))
+            stale = any(now.get(int(i)) is None or _hkey(now[int(i)]) != h for i, h in zip(item_ids.tolist(), saved.tolist(), strict=True))
+        if stale:
+            raise ConfigError(f"the '{name}' embeddings are out of date (items were added or changed since); run `labelloop embed {proj.dir} --model {name}` again")
     return ProjectVectors(model=name, item_ids=item_ids, vectors=vectors, path=vpath)
 
 

@@ -85,3 +85,29 @@ def test_index_similar_and_dedup_in_python(proj, tmp_path):
     assert out["groups"] == [["a", "e"]]  # same text up to case and punctuation
     assert json.loads((p.dir / "dedup" / "groups.json").read_text())["groups"] == [["a", "e"]]
     assert p.settings["dedup"]["groups"] == 1
+
+
+def test_image_project_embed_and_perceptual_dedup(tmp_path):
+    pytest.importorskip("imagehash")
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    from labelloop.dedup import dedup_project
+    from labelloop.embed import embed_project
+    from labelloop.io import import_file
+    from labelloop.project import Project
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    digits = load_digits()
+    for i in range(8):
+        im = Image.fromarray((digits.images[i] * 255 / 16).astype(np.uint8)).resize((64, 64), Image.BICUBIC)
+        im.save(folder / f"d{i}.png")
+    Image.open(folder / "d3.png").convert("RGB").save(folder / "d3_copy.jpg", quality=70)
+    with Project.init(tmp_path / "ip", data="image", task="single", labels=["x"]) as p:
+        import_file(p, str(folder), fmt="folder")
+        pv = embed_project(p)  # auto -> histogram + HOG for images
+        assert pv.model == "histogram" and pv.vectors.shape == (9, 704)
+        out = dedup_project(p, threshold=0.99)
+        assert ["d3.png", "d3_copy.jpg"] in out["groups"] or ["d3_copy.jpg", "d3.png"] in out["groups"]
+        assert all(len(g) == 2 for g in out["groups"])

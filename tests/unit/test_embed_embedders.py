@@ -264,3 +264,37 @@ def test_plugin_entry_point(tmp_path, monkeypatch):
     assert get_embedder("reid:market1501").spec == "market1501"
     with pytest.raises(ConfigError, match="reid"):
         get_embedder("no-such-model")
+
+
+def test_out_of_memory_halves_the_batch(minilm, monkeypatch):
+    import torch
+
+    real = minilm._forward
+    seen = []
+
+    def flaky(enc):
+        n = enc["input_ids"].shape[0]
+        seen.append(n)
+        if n > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(enc)
+
+    monkeypatch.setattr(minilm, "_forward", flaky)
+    got = minilm.encode(TEXTS, batch_size=5)
+    monkeypatch.undo()
+    np.testing.assert_allclose(got, minilm.encode(TEXTS), atol=1e-5)
+    assert seen == [5, 2, 3, 1, 2]  # halved until each part fits, order of the output kept
+    assert minilm.default_batch <= 2
+    minilm.default_batch = 64
+
+
+def test_batch_size_follows_free_gpu_memory(monkeypatch):
+    import torch
+
+    from labelloop.embed.base import default_batch_size
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (8 * 2**30, 16 * 2**30))
+    assert default_batch_size("cuda", base=64, per_gib=32, cap=1024) == 256
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (80 * 2**30, 80 * 2**30))
+    assert default_batch_size("cuda", base=64, per_gib=32, cap=1024) == 1024
+    assert default_batch_size("cpu", base=64) == 64

@@ -55,6 +55,10 @@ def machine() -> dict:
 def save(part: str, result: dict) -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     allres = json.loads(OUT.read_text()) if OUT.exists() else {}
+    if part == "index" and isinstance(allres.get("index"), list):
+        # a re-run of some backends replaces only their rows
+        fresh = {(r["n"], r["backend"]) for r in result}
+        result = [r for r in allres["index"] if (r["n"], r["backend"]) not in fresh] + result
     allres[part] = result
     allres["machine"] = machine()
     OUT.write_text(json.dumps(allres, indent=1, default=float))

@@ -375,20 +375,27 @@ class AutoIndex(VectorIndex):
         self.recall_estimate_ = 1.0 if name == "exact" else self._calibrate(x, ids)
 
     def _calibrate(self, x, ids) -> float:
+        """Raise the search breadth until recall@k on sampled data points reaches the target.
+
+        Each sampled point is itself indexed; it is left out of both the exact and the
+        approximate neighbour lists so it cannot inflate the recall.
+        """
         rng = np.random.default_rng(self.params["random_state"])
         n = x.shape[0]
-        k = min(self.params["k_calibrate"], n)
+        k = min(self.params["k_calibrate"], n - 1)
         sample = rng.choice(n, min(self.params["n_calibrate"], n), replace=False)
         q = x[sample]
-        truth, _ = ExactIndex(metric=self.metric).build(x, ids).search(q, k) if n <= 200_000 else _exact_topk(x, ids, q, k, self.metric)
+        self_ids = ids[sample][:, None]
+        truth, _ = ExactIndex(metric=self.metric).build(x, ids).search(q, k + 1) if n <= 200_000 else _exact_topk(x, ids, q, k + 1, self.metric)
+        truth = [row[row != s][:k] for row, s in zip(truth, self_ids[:, 0], strict=True)]
         idx = self.index_
         knob = {"faiss-hnsw": ("set_ef", 16, 4096), "hnswlib": ("set_ef", 16, 4096), "faiss-ivf": ("set_nprobe", 1, int(idx.params.get("nlist") or 1))}[self.backend_]
         setter, value, cap = knob
         recall = 0.0
         while True:
             getattr(idx, setter)(value)
-            got, _ = idx.search(q, k)
-            recall = float(np.mean([np.intersect1d(a, b).size / k for a, b in zip(got, truth, strict=True)]))
+            got, _ = idx.search(q, k + 1)
+            recall = float(np.mean([np.intersect1d(g[g != s][:k], t).size / max(t.size, 1) for g, t, s in zip(got, truth, self_ids[:, 0], strict=True)]))
             if recall >= self.params["recall_target"] or value >= cap:
                 break
             value = min(int(value * 1.5) + 1, cap)

@@ -97,8 +97,10 @@ def normalize_text(text: str) -> str:
 def text_keys(texts: Sequence[str], *, normalize: bool = True) -> list[str]:
     """SHA-1 of each text (after :func:`normalize_text` when ``normalize``); "" for an empty text,
     which :func:`exact_pairs` never pairs."""
+    from labelloop.progress import progress
+
     out = []
-    for t in texts:
+    for t in progress(texts, total=len(texts), desc="hash texts", unit="text"):
         t = "" if t is None or (isinstance(t, float) and t != t) else str(t)
         t = normalize_text(t) if normalize else t
         out.append(hashlib.sha1(t.encode("utf-8")).hexdigest() if t.strip() else "")
@@ -134,7 +136,9 @@ def image_hashes(images: Sequence[Any], *, method: str = "phash", hash_size: int
     if hash_size != 8:
         raise InputError("only 64-bit hashes (hash_size=8) are supported")
     out = np.empty(len(images), dtype=np.uint64)
-    for i, im in enumerate(images):
+    from labelloop.progress import progress
+
+    for i, im in enumerate(progress(images, total=len(images), desc="perceptual hashes", unit="img")):
         bits = fn(load_image(im, "RGB"), hash_size=hash_size).hash.ravel()
         out[i] = np.uint64(int("".join("1" if b else "0" for b in bits), 2))
     return out

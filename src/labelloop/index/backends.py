@@ -258,7 +258,9 @@ class AnnoyIndex(VectorIndex):
         annoy = require("annoy", extra="index", purpose="annoy vector indexes")
         idx = annoy.AnnoyIndex(x.shape[1], self._annoy_metric())
         idx.set_seed(self.params["random_state"])
-        for i in range(x.shape[0]):
+        from labelloop.progress import progress
+
+        for i in progress(range(x.shape[0]), total=x.shape[0], desc="annoy add", unit="vec"):
             idx.add_item(i, x[i])
         idx.build(self.params["n_trees"], n_jobs=-1)
         self._index = idx

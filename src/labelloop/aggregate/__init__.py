@@ -58,10 +58,54 @@ def get_aggregator(name: str, **params: Any) -> Aggregator:
     return cls(**params)
 
 
-def add_model_votes(votes, probs, *, name: str = "model", items=None):
-    """Add a classifier's ``predict_proba`` as one more (soft) voter; aggregators such as
-    Dawid-Skene then learn its weight (confusion matrix) like any annotator's."""
-    return as_vote_matrix(votes).with_source(name, probs, items=items)
+def add_model_votes(
+    votes,
+    probs,
+    *,
+    name: str = "model",
+    items=None,
+    mode: str = "binned",
+    bins: tuple[float, ...] = (0.7, 0.9),
+):
+    """Add a classifier's ``predict_proba`` [n_items, n_classes] as voters (NaN rows: no vote).
+
+    ``mode``:
+
+    - ``"binned"`` (default): the model's argmax answers, split into one source per confidence
+      bin (``name[<0.7]``, ``name[0.7-0.9]``, ``name[>=0.9]`` for the default ``bins``). Each
+      bin gets its own learned confusion matrix, so the model's weight in the consensus is
+      learned and grows with its confidence only as far as its answers earn it;
+    - ``"hard"``: one source with the argmax answers;
+    - ``"soft"``: one soft-voting source (expected log-likelihood of its probabilities).
+    """
+    import numpy as np
+
+    vm = as_vote_matrix(votes)
+    if mode == "soft":
+        return vm.with_source(name, probs, items=items)
+    if mode not in ("hard", "binned"):
+        raise InputError(f"mode must be 'binned', 'hard' or 'soft', got {mode!r}")
+    probs = np.asarray(probs, dtype=np.float64)
+    n = vm.n_items if items is None else len(items)
+    if probs.shape != (n, vm.n_classes):
+        raise InputError(f"probabilities must have shape ({n}, {vm.n_classes}), got {probs.shape}")
+    missing = np.isnan(probs).any(axis=1)
+    filled = np.where(missing[:, None], 0.0, probs)
+    codes = np.where(missing, -1, filled.argmax(axis=1))
+    if mode == "hard":
+        return vm.with_hard_source(name, codes, items=items)
+    edges = sorted(float(b) for b in bins)
+    conf = filled.max(axis=1)
+    which = np.searchsorted(edges, conf, side="right")
+    names = [f"{name}[<{edges[0]:g}]"] if edges else [name]
+    names += [f"{name}[{a:g}-{b:g}]" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    if edges:
+        names.append(f"{name}[>={edges[-1]:g}]")
+    for b, label in enumerate(names):
+        part = np.where(which == b, codes, -1)
+        if (part >= 0).any():
+            vm = vm.with_hard_source(label, part, items=items)
+    return vm
 
 
 __all__ = [

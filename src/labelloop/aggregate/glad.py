@@ -40,7 +40,7 @@ class GLAD(Aggregator):
         self,
         *,
         max_iter: int = 100,
-        tol: float = 1e-6,
+        tol: float = 1e-5,
         m_step_iter: int = 10,
         alpha_prior_mean: float = 1.0,
         alpha_prior_var: float = 1.0,

@@ -43,7 +43,7 @@ class MACE(Aggregator):
         self,
         *,
         max_iter: int = 100,
-        tol: float = 1e-6,
+        tol: float = 1e-5,
         alpha: float = 0.5,
         beta: float = 0.5,
         smoothing: float = 0.5,

@@ -10,7 +10,13 @@ import pytest
 from sklearn.base import clone
 
 from labelloop.aggregate import AGGREGATORS, Auto, get_aggregator
-from labelloop.exceptions import ConvergenceWarning, EmptyInputError, InputError, NotFittedError, SchemaError
+from labelloop.exceptions import (
+    ConvergenceWarning,
+    EmptyInputError,
+    InputError,
+    NotFittedError,
+    SchemaError,
+)
 from labelloop.votes import VoteMatrix
 
 NAMES = [*AGGREGATORS, "auto"]

@@ -99,7 +99,7 @@ def _trusted(vm: VoteMatrix) -> Votes:
     return Votes(
         i=vm.item_idx,
         s=vm.source_idx,
-        l=vm.labels,
+        lab=vm.labels,
         Q=vm.soft,
         n_items=vm.n_items,
         n_sources=vm.n_sources,
@@ -158,7 +158,7 @@ class Aggregator(BaseEstimator):
         pos = {name: j for j, name in enumerate(self.sources_.tolist())}
         S = len(self.sources_)
         src = np.array([pos.get(name, S) for name in vm.sources.tolist()], dtype=np.int64)
-        v = Votes(i=vm.item_idx, s=src[vm.source_idx], l=vm.labels, Q=vm.soft, n_items=vm.n_items, n_sources=S + 1, K=vm.n_classes)
+        v = Votes(i=vm.item_idx, s=src[vm.source_idx], lab=vm.labels, Q=vm.soft, n_items=vm.n_items, n_sources=S + 1, K=vm.n_classes)
         params = self._pooled_params()
         return self._predict(v, params)
 
@@ -186,7 +186,7 @@ class Aggregator(BaseEstimator):
         """Generative default: prior times per-source confusions."""
         from labelloop.aggregate._kernels import gather_loglik, normalize_log, segsum
 
-        vv = Votes(v.i, v.s, v.l, v.Q, v.n_items, params["log_conf"].shape[0], v.K)
+        vv = Votes(v.i, v.s, v.lab, v.Q, v.n_items, params["log_conf"].shape[0], v.K)
         logp = np.log(self._prior)[None, :] + segsum(v.i, gather_loglik(params["log_conf"], vv), v.n_items)
         return normalize_log(logp)[0]
 

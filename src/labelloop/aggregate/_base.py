@@ -235,8 +235,7 @@ class Aggregator(BaseEstimator):
         self.codes_ = self._argmax(post)
         self.labels_ = np.asarray(self.classes_)[self.codes_]
         self.confidence_ = post[np.arange(post.shape[0]), self.codes_]
-        conf = np.exp(self._source_params()["log_conf"]) if hasattr(self, "_log_conf") else None
-        self.confusions_ = conf
+        self.confusions_ = np.exp(self._source_params()["log_conf"])
         self.skills_ = self._skills_frame()
 
     def _argmax(self, post: np.ndarray) -> np.ndarray:

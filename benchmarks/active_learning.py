@@ -125,7 +125,7 @@ def summarise(name, runs, results):
 def median_curve(results, strategy):
     curves = [r["curve"] for r in results if r["strategy"] == strategy]
     n = min(len(c) for c in curves)
-    xs = [c[i][0] for i in range(n)] if curves else []
+    xs = [curves[0][i][0] for i in range(n)]
     return xs, [float(np.median([c[i][1] for c in curves])) for i in range(n)]
 
 

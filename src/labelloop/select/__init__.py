@@ -10,7 +10,13 @@ from __future__ import annotations
 from labelloop.exceptions import InputError
 from labelloop.select.base import QueryStrategy, ScoringStrategy, top_n
 from labelloop.select.committee import QueryByCommittee, mean_kl, vote_entropy
-from labelloop.select.diversity import ClusterDiversity, CoreSet, cold_start, kcenter_greedy, kmeans_medoids
+from labelloop.select.diversity import (
+    ClusterDiversity,
+    CoreSet,
+    cold_start,
+    kcenter_greedy,
+    kmeans_medoids,
+)
 from labelloop.select.expected import ExpectedErrorReduction, VarianceReduction
 from labelloop.select.hybrid import DensityWeighted, DiverseUncertainty, SeedSimilarity
 from labelloop.select.overlap import RepeatOrNew

@@ -78,10 +78,9 @@ def register(app: typer.Typer) -> None:
         if answers is not None or truth is not None:
             if answers is None or truth is None:
                 raise InputError("replay needs both --answers ANSWERS.csv and --truth TRUTH.csv")
-            from labelloop.loop.replay import replay
-            from labelloop.votes import read_answers_table
+            from labelloop.loop.replay import read_csv_table, replay
 
-            res = replay(read_answers_table(answers), read_answers_table(truth), aggregator=aggregator,
+            res = replay(read_csv_table(answers, "answers"), read_csv_table(truth, "truth"), aggregator=aggregator,
                          min_answers=min_answers, confidence=confidence, max_per_item=max_per_item, random_state=seed)
             _write_json(res.to_dict(), json_out)
             return

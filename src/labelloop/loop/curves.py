@@ -3,8 +3,8 @@
 The model is the inverse power law ``score(n) = a - b * n**(-c)`` (a: the asymptote, the best
 score this model and features can reach; b, c > 0), the form that fits learning curves of
 classifiers best in published comparisons (Figueroa et al. 2012, Mukherjee et al. 2003).
-:func:`fit_learning_curve` fits it by least squares and bootstraps the points for an interval
-on the labels needed to reach a target score.
+:func:`fit_learning_curve` fits it by least squares and bootstraps the residuals for an
+interval on the labels needed to reach a target score.
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ class LearningCurve:
         if len(self.boot):
             ns = np.array([labels_for(target, *p) for p in self.boot])
             q = (1.0 - level) / 2.0
-            lo, hi = (float(np.quantile(ns, q)), float(np.quantile(ns, 1 - q)))
+            srt = np.sort(ns)  # inf sorts last; quantiles by rank keep inf without NaN warnings
+            pick = lambda f: float(srt[min(len(srt) - 1, int(np.floor(f * (len(srt) - 1) + 0.5)))])  # noqa: E731
+            lo, hi = pick(q), pick(1 - q)
             reach = float(np.mean(np.isfinite(ns)))
         return {"target": target, "labels": est, "low": lo, "high": hi, "level": level, "reachable": reach}
 
@@ -83,7 +85,11 @@ class LearningCurve:
 
 
 def fit_learning_curve(n, score, *, n_boot: int = 200, random_state: int = 0) -> LearningCurve:
-    """Fit ``score = a - b n^-c`` to the points; bootstrap (resampling points) for intervals."""
+    """Fit ``score = a - b n^-c`` to the points; a residual bootstrap gives the intervals.
+
+    Each bootstrap replicate adds resampled residuals (inflated by sqrt(m / (m - 3)) for the
+    three fitted parameters) to the fitted curve and refits.
+    """
     n = np.asarray(n, dtype=np.float64).ravel()
     s = np.asarray(score, dtype=np.float64).ravel()
     if n.shape != s.shape:
@@ -94,13 +100,15 @@ def fit_learning_curve(n, score, *, n_boot: int = 200, random_state: int = 0) ->
         raise InputError("a learning curve needs scores at 3 or more distinct label counts")
     a, b, c = _fit(n, s)
     rng = np.random.default_rng(random_state)
+    fitted = power_law(n, a, b, c)
+    resid = s - fitted
+    if n.size > 3:
+        resid = resid * np.sqrt(n.size / (n.size - 3))
     boots = []
     for _ in range(int(n_boot)):
-        idx = rng.integers(0, n.size, n.size)
-        if np.unique(n[idx]).size < 3:
-            continue
+        s_star = fitted + rng.choice(resid, size=n.size, replace=True)
         try:
-            boots.append(_fit(n[idx], s[idx]))
+            boots.append(_fit(n, s_star))
         except (RuntimeError, ValueError):
             continue
     return LearningCurve(float(a), float(b), float(c), n.tolist(), s.tolist(), np.asarray(boots).reshape(-1, 3))

@@ -22,6 +22,26 @@ import pandas as pd
 from labelloop.exceptions import InputError
 
 
+def read_csv_table(path, what: str = "table") -> pd.DataFrame:
+    """Read an answers or truth CSV, turning pandas' errors into an :class:`InputError`."""
+    from pathlib import Path
+
+    from labelloop.exceptions import EmptyInputError
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{what} file not found", path=p)
+    try:
+        df = pd.read_csv(p)
+    except pd.errors.EmptyDataError:
+        raise EmptyInputError(f"{what} file is empty", path=p) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot parse {what} as CSV: {exc}", path=p) from exc
+    if len(df) == 0:
+        raise EmptyInputError(f"{what} file has no rows", path=p)
+    return df
+
+
 def make_aggregator(method: str | Callable = "ds", **params) -> Callable:
     """A callable ``(VoteMatrix) -> (codes, confidence)`` from a method name or a callable."""
     if callable(method):

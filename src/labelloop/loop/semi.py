@@ -79,22 +79,27 @@ def pseudo_labels(P: np.ndarray, threshold: float = 0.9) -> tuple[np.ndarray, np
 class SelfTraining:
     """Train on human labels plus confident machine labels for the unlabelled pool.
 
-    Machine labels come from label spreading over a kNN graph of the whole pool (``propagation``)
-    and from the model's own confident predictions (self-training, ``n_rounds``), agreeing
-    where both exist; they enter training with weight ``weight`` (human labels weigh 1).
-    ``fit`` needs ``classes`` codes 0..K-1. ``n_pseudo_`` counts machine labels used.
+    Machine labels come from the model's own predictions (self-training) and from label
+    spreading over a kNN graph of the whole pool (neighbour propagation). ``source`` picks
+    which are trusted: ``"model"`` (model confidence >= ``threshold``), ``"graph"`` (propagated
+    confidence >= ``threshold``) or ``"agree"`` (model confidence >= ``threshold`` and the graph
+    agrees on the class). They enter training with weight ``weight`` (human labels weigh 1) and
+    are never counted as human labels. ``fit`` needs class codes 0..K-1; afterwards
+    ``n_pseudo_`` counts machine labels used and ``pseudo_idx_`` / ``pseudo_labels_`` hold them.
     """
 
     def __init__(self, estimator=None, *, threshold: float = 0.9, weight: float = 0.5,
-                 propagation: bool = True, k: int = 10, n_rounds: int = 1):
+                 source: str = "agree", k: int = 10, n_rounds: int = 1):
+        if source not in ("model", "graph", "agree"):
+            raise InputError(f"unknown pseudo-label source {source!r}; use 'model', 'graph' or 'agree'")
         self.estimator = estimator
         self.threshold = threshold
         self.weight = weight
-        self.propagation = propagation
+        self.source = source
         self.k = k
         self.n_rounds = n_rounds
 
-    def fit(self, X_all, labeled_idx, y_labeled, n_classes: int, *, graph_P: np.ndarray | None = None):
+    def fit(self, X_all, labeled_idx, y_labeled, n_classes: int, *, graph=None, graph_P: np.ndarray | None = None):
         from labelloop.loop.models import LoopClassifier
 
         X_all = np.asarray(X_all)
@@ -103,23 +108,29 @@ class SelfTraining:
         classes = np.arange(n_classes)
         model = LoopClassifier(self.estimator, classes=classes).fit(X_all[li], yl)
         unl = np.setdiff1d(np.arange(X_all.shape[0]), li)
-        if self.propagation and graph_P is None:
-            graph_P = propagate_labels(X_all, li, yl, n_classes, k=self.k)
-        n_pseudo = 0
+        if self.source != "model" and graph_P is None:
+            graph_P = propagate_labels(X_all, li, yl, n_classes, k=self.k, graph=graph)
+        self.pseudo_idx_ = np.empty(0, dtype=np.int64)
+        self.pseudo_labels_ = np.empty(0, dtype=np.int64)
         for _ in range(max(1, int(self.n_rounds))):
-            P = model.predict_proba(X_all[unl])
-            if graph_P is not None:
-                P = 0.5 * (P + graph_P[unl])
-            idx, lab, _conf = pseudo_labels(P, self.threshold)
+            if unl.size == 0:
+                break
+            if self.source == "graph":
+                idx, lab, _ = pseudo_labels(graph_P[unl], self.threshold)
+            else:
+                idx, lab, _ = pseudo_labels(model.predict_proba(X_all[unl]), self.threshold)
+                if self.source == "agree":
+                    ok = graph_P[unl[idx]].argmax(axis=1) == lab
+                    idx, lab = idx[ok], lab[ok]
             if idx.size == 0:
                 break
             X_tr = np.vstack([X_all[li], X_all[unl[idx]]])
             y_tr = np.concatenate([yl, lab])
             w = np.concatenate([np.ones(len(yl)), np.full(len(idx), float(self.weight))])
             model = LoopClassifier(self.estimator, classes=classes).fit(X_tr, y_tr, sample_weight=w)
-            n_pseudo = int(idx.size)
+            self.pseudo_idx_, self.pseudo_labels_ = unl[idx], lab
         self.model_ = model
-        self.n_pseudo_ = n_pseudo
+        self.n_pseudo_ = int(self.pseudo_idx_.size)
         self.classes_ = classes
         return self
 

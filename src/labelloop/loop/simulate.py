@@ -167,7 +167,16 @@ def split_pool_test(codes: np.ndarray, test_size: float, random_state: int):
 
 
 # ---------------------------------------------------------------------------- the loop
-def simulate(
+def simulate(*args, **kwargs) -> SimulationResult:
+    """Run the active-learning loop on (X, y) with known truth; see :func:`_simulate`."""
+    from threadpoolctl import threadpool_limits
+
+    # many small fits: multi-threaded BLAS only adds contention here
+    with threadpool_limits(limits=1):
+        return _simulate(*args, **kwargs)
+
+
+def _simulate(
     X,
     y,
     *,
@@ -178,7 +187,7 @@ def simulate(
     test_size: float = 0.3,
     random_state: int = 0,
     model: Any = "logreg",
-    semi: bool = False,
+    semi: bool | Any = False,
     cold_start: str = "kmeans",
     annotators: SimulatedAnnotators | None = None,
     aggregator=None,
@@ -196,7 +205,7 @@ def simulate(
     answers into labels (majority vote by default).
     """
     from labelloop.loop.models import LoopClassifier, resolve_model
-    from labelloop.loop.semi import SelfTraining, propagate_labels
+    from labelloop.loop.semi import SelfTraining
     from labelloop.progress import progress
     from labelloop.select import cold_start as _cold_start
     from labelloop.select import get_strategy
@@ -271,9 +280,11 @@ def simulate(
             if graph_cache is None:
                 from labelloop.loop.semi import knn_graph
 
-                graph_cache = knn_graph(Xp, 10)
-            gP = propagate_labels(Xp, li, yl, K, k=10, graph=graph_cache)
-            st = SelfTraining(est).fit(Xp, li, yl, K, graph_P=gP)
+                graph_cache = knn_graph(Xp, semi.k if isinstance(semi, SelfTraining) else 10)
+            st = semi if isinstance(semi, SelfTraining) else SelfTraining(est)
+            if st.estimator is None:
+                st.estimator = est
+            st.fit(Xp, li, yl, K, graph=graph_cache)
             clf = st.model_
             n_pseudo = st.n_pseudo_
         else:
@@ -299,6 +310,6 @@ def simulate(
         bar.update(len(pick))
     bar.close()
     params = {"init": int(init), "batch": int(batch), "budget": int(budget), "test_size": test_size,
-              "seed": int(random_state), "semi": bool(semi), "cold_start": cold_start,
+              "seed": int(random_state), "semi": bool(semi) if not isinstance(semi, SelfTraining) else repr(vars(semi)), "cold_start": cold_start,
               "n_pool": int(len(pool)), "n_test": int(len(test)), "classes": [c.item() if hasattr(c, "item") else c for c in classes]}
     return SimulationResult(strategy=str(strat_name), curve=curve, full_accuracy=round(float(full_acc), 6), rounds=rounds, params=params)

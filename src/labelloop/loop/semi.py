@@ -88,7 +88,7 @@ class SelfTraining:
     ``n_pseudo_`` counts machine labels used and ``pseudo_idx_`` / ``pseudo_labels_`` hold them.
     """
 
-    def __init__(self, estimator=None, *, threshold: float = 0.9, weight: float = 0.5,
+    def __init__(self, estimator=None, *, threshold: float = 0.7, weight: float = 0.5,
                  source: str = "agree", k: int = 10, n_rounds: int = 1):
         if source not in ("model", "graph", "agree"):
             raise InputError(f"unknown pseudo-label source {source!r}; use 'model', 'graph' or 'agree'")

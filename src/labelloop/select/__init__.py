@@ -13,12 +13,13 @@ from labelloop.select.committee import QueryByCommittee, mean_kl, vote_entropy
 from labelloop.select.diversity import (
     ClusterDiversity,
     CoreSet,
+    TypiClust,
     cold_start,
     kcenter_greedy,
     kmeans_medoids,
 )
 from labelloop.select.expected import ExpectedErrorReduction, VarianceReduction
-from labelloop.select.hybrid import DensityWeighted, DiverseUncertainty, SeedSimilarity
+from labelloop.select.hybrid import Badge, DensityWeighted, DiverseUncertainty, SeedSimilarity, gradient_embedding
 from labelloop.select.overlap import RepeatOrNew
 from labelloop.select.uncertainty import (
     EntropySampling,
@@ -39,8 +40,10 @@ STRATEGIES = {
     "qbc": lambda: QueryByCommittee(method="vote_entropy"),
     "qbc_kl": lambda: QueryByCommittee(method="kl"),
     "coreset": CoreSet,
+    "typiclust": TypiClust,
     "cluster": ClusterDiversity,
     "hybrid": DiverseUncertainty,
+    "badge": Badge,
     "density": DensityWeighted,
     "eer": ExpectedErrorReduction,
     "variance": VarianceReduction,
@@ -64,6 +67,8 @@ def get_strategy(name: str | QueryStrategy | None = None) -> QueryStrategy:
 
 
 __all__ = [
+    "Badge",
+    "gradient_embedding",
     "DEFAULT_STRATEGY",
     "STRATEGIES",
     "ClusterDiversity",
@@ -80,6 +85,7 @@ __all__ = [
     "RepeatOrNew",
     "ScoringStrategy",
     "SeedSimilarity",
+    "TypiClust",
     "VarianceReduction",
     "cold_start",
     "entropy",

@@ -99,3 +99,52 @@ def cold_start(X_pool, n: int, *, method: str = "kmeans", random_state=None) -> 
     if method == "kcenter":
         return kcenter_greedy(X, n)
     raise InputError(f"unknown cold-start method {method!r}; use 'kmeans' or 'kcenter'")
+
+
+class TypiClust(QueryStrategy):
+    """TypiClust (Hacohen et al. 2022), for small budgets: the most *typical* item of each of
+    the largest clusters that hold no labelled item yet.
+
+    The pool plus the labelled items are clustered into ``n_labeled + n`` k-means clusters
+    (at most ``max_clusters``); clusters are visited largest first, skipping those already
+    covered by a label; in each, the item with the highest typicality (inverse mean distance
+    to its ``k`` nearest neighbours in the cluster) is chosen.
+    """
+
+    needs_model = False
+
+    def __init__(self, *, k: int = 20, max_clusters: int = 500):
+        self.k = k
+        self.max_clusters = max_clusters
+
+    def _select(self, model, X, n, X_labeled, y_labeled, rng):
+        from sklearn.cluster import KMeans
+
+        nl = 0 if X_labeled is None else X_labeled.shape[0]
+        allX = X if nl == 0 else np.vstack([X, X_labeled])
+        n_clusters = int(min(allX.shape[0], self.max_clusters, nl + n))
+        seed = int(rng.integers(2**31 - 1))
+        lab = KMeans(n_clusters=n_clusters, n_init=1, random_state=seed).fit_predict(allX)
+        pool_lab = lab[: X.shape[0]]
+        covered = np.bincount(lab[X.shape[0]:], minlength=n_clusters)
+        sizes = np.bincount(pool_lab, minlength=n_clusters)
+        order = np.lexsort((-sizes, covered))  # uncovered first, then largest
+        chosen: list[int] = []
+        for c in order:
+            if len(chosen) >= n:
+                break
+            members = np.flatnonzero(pool_lab == c)
+            if members.size == 0:
+                continue
+            if members.size == 1:
+                chosen.append(int(members[0]))
+                continue
+            kk = min(self.k, members.size - 1)
+            D = np.sqrt(_sqdist(X[members], X[members]))
+            knn = np.sort(D, axis=1)[:, 1 : kk + 1].mean(axis=1)
+            chosen.append(int(members[np.argmin(knn)]))
+        if len(chosen) < n:  # fewer non-empty clusters than n: fill with the farthest points
+            rest = np.setdiff1d(np.arange(X.shape[0]), chosen)
+            extra = kcenter_greedy(X[rest], n - len(chosen), centers=X[chosen] if chosen else X_labeled)
+            chosen.extend(rest[extra].tolist())
+        return np.asarray(chosen, dtype=np.int64)

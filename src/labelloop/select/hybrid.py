@@ -87,3 +87,42 @@ class SeedSimilarity(ScoringStrategy):
         Xn = X_pool / np.maximum(np.linalg.norm(X_pool, axis=1, keepdims=True), 1e-12)
         Sn = self.seeds / np.maximum(np.linalg.norm(self.seeds, axis=1, keepdims=True), 1e-12)
         return (Xn @ Sn.T).max(axis=1)
+
+
+def gradient_embedding(P: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Gradient of the cross-entropy at the predicted label w.r.t. a linear softmax layer:
+    ``(p - onehot(argmax p)) outer x``, flattened (items x classes*features)."""
+    G = P.copy()
+    G[np.arange(P.shape[0]), P.argmax(axis=1)] -= 1.0
+    return (G[:, :, None] * X[:, None, :]).reshape(P.shape[0], -1)
+
+
+class Badge(QueryStrategy):
+    """BADGE (Ash et al. 2020): k-means++ seeding on gradient embeddings.
+
+    An item's gradient embedding is large when the model is unsure (uncertainty) and points
+    in different directions for different kinds of items (diversity); k-means++ seeding picks
+    a batch that is both. The model's own features are the embedding here (a linear model on
+    embeddings is exactly the last layer BADGE was designed around).
+    """
+
+    def _select(self, model, X, n, X_labeled, y_labeled, rng):
+        from labelloop.select.diversity import _sqdist
+
+        G = gradient_embedding(predict_proba(model, X), X)
+        norms = np.einsum("ij,ij->i", G, G)
+        first = int(np.argmax(norms))
+        chosen = [first]
+        mind = _sqdist(G, G[first : first + 1])[:, 0]
+        mind[first] = 0.0
+        while len(chosen) < n:
+            tot = mind.sum()
+            if tot <= 1e-18:  # every remaining item coincides with a chosen one
+                rest = np.setdiff1d(np.arange(X.shape[0]), chosen)
+                chosen.extend(rng.choice(rest, size=n - len(chosen), replace=False).tolist())
+                break
+            nxt = int(rng.choice(X.shape[0], p=mind / tot))
+            chosen.append(nxt)
+            mind = np.minimum(mind, _sqdist(G, G[nxt : nxt + 1])[:, 0])
+            mind[nxt] = 0.0
+        return np.asarray(chosen, dtype=np.int64)

@@ -57,8 +57,9 @@ def register(app: typer.Typer) -> None:
         spammers: int = typer.Option(0, "--spammers", help="Extra simulated annotators who answer at random."),
         aggregator: str = typer.Option("ds", "--aggregator", help="Replay: aggregation method for --answers."),
         min_answers: int = typer.Option(2, "--min-answers", help="Replay: answers revealed per item before dynamic overlap."),
-        confidence: float = typer.Option(1.0, "--confidence", help="Replay: ask for more answers while the aggregate is below this."),
+        confidence: float = typer.Option(0.9999, "--confidence", help="Replay: ask for more answers while the aggregate confidence is below this (1 = until the answers run out)."),
         max_per_item: int | None = typer.Option(None, "--max-per-item", help="Replay: most answers revealed for one item."),
+        embed_model: str = typer.Option("auto", "--embed-model", help="Project: embedder for the items (auto, minilm, tfidf, histogram...)."),
         html: Path | None = typer.Option(None, "--html", help="Also write an HTML report with plots here."),
         json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here (default: stdout)."),
     ):
@@ -87,7 +88,7 @@ def register(app: typer.Typer) -> None:
         if project is not None:
             from labelloop.loop.project import project_arrays
 
-            X, y = project_arrays(project)
+            X, y = project_arrays(project, embed_model=embed_model)
         else:
             if features is None or labels is None:
                 raise InputError("pass a project folder, or --features X.npy and --labels y.npy, or --answers and --truth")
@@ -117,6 +118,7 @@ def register(app: typer.Typer) -> None:
     def curve_cmd(
         project: Path = typer.Argument(..., help="A project folder with human labels and embeddings."),
         target: float | None = typer.Option(None, "--target", help="Also extrapolate the labels needed for this accuracy."),
+        embed_model: str = typer.Option("auto", "--embed-model", help="Embedder for the items (auto, minilm, tfidf, histogram...)."),
         json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here (default: stdout)."),
     ):
         """Fit a learning curve to the project's human labels and extrapolate it.
@@ -125,7 +127,7 @@ def register(app: typer.Typer) -> None:
         """
         from labelloop.loop.project import project_curve
 
-        _write_json(project_curve(project, target=target), json_out)
+        _write_json(project_curve(project, target=target, embed_model=embed_model), json_out)
 
     @app.command("cost")
     @handle_errors
@@ -138,6 +140,7 @@ def register(app: typer.Typer) -> None:
         engineer_hourly: float | None = typer.Option(None, "--engineer-hourly", help="ML engineer price per hour (default 12.5x the annotator's)."),
         engineer_hours: float = typer.Option(40.0, "--engineer-hours", help="Hours of model work on the 'improve the model' route."),
         improvement: float = typer.Option(0.2, "--improvement", help="Share of the error that model work is assumed to remove."),
+        embed_model: str = typer.Option("auto", "--embed-model", help="Embedder for the items (auto, minilm, tfidf, histogram...)."),
         json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here (default: stdout)."),
     ):
         """How many more labels (and how much money) reach the target; or is model work cheaper?
@@ -148,7 +151,8 @@ def register(app: typer.Typer) -> None:
         from labelloop.loop.project import project_cost
 
         cm = CostModel(annotator_hourly=hourly, seconds_per_label=seconds, overlap=overlap, engineer_hourly=engineer_hourly)
-        res = project_cost(project, target=target, cost=cm, engineer_hours=engineer_hours, improvement=improvement)
+        res = project_cost(project, target=target, cost=cm, engineer_hours=engineer_hours, improvement=improvement,
+                           embed_model=embed_model)
         if json_out is None:
             typer.echo(res["advice"], err=True)
         _write_json(res, json_out)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from labelloop.exceptions import InputError
+from labelloop.loop._threads import single_threaded
 
 HUMAN_KINDS = ("human", "gold", "import")
 
@@ -83,6 +84,7 @@ def project_arrays(project, *, embed_model: str | None = "auto") -> tuple[np.nda
             proj.close()
 
 
+@single_threaded
 def project_curve(project, *, target: float | None = None, embed_model: str | None = "auto", model="logreg") -> dict:
     """Learning curve of the project's human labels (held-out accuracy), fitted and extrapolated."""
     from labelloop.loop.curves import fit_learning_curve, learning_curve_points
@@ -97,6 +99,7 @@ def project_curve(project, *, target: float | None = None, embed_model: str | No
     return out
 
 
+@single_threaded
 def project_cost(project, *, target: float = 0.95, cost=None, engineer_hours: float = 40.0, improvement: float = 0.2,
                  embed_model: str | None = "auto", model="logreg") -> dict:
     """Labels and money still needed to reach ``target`` accuracy, vs improving the model."""
@@ -112,6 +115,7 @@ def project_cost(project, *, target: float = 0.95, cost=None, engineer_hours: fl
     return res
 
 
+@single_threaded
 def run_loop_round(
     project,
     *,

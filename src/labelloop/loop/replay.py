@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from labelloop.exceptions import InputError
+from labelloop.loop._threads import single_threaded
 
 
 def read_csv_table(path, what: str = "table") -> pd.DataFrame:
@@ -109,16 +110,18 @@ def _truth_codes(vm, truth: pd.DataFrame) -> np.ndarray:
     return out
 
 
+@single_threaded
 def replay(
     answers: pd.DataFrame,
     truth: pd.DataFrame,
     *,
     aggregator: str | Callable = "ds",
     min_answers: int = 2,
-    confidence: float = 0.95,
+    confidence: float = 0.9999,
     batch: int | None = None,
     max_answers: int | None = None,
     max_per_item: int | None = None,
+    selector: str | Callable | None = None,
     random_state: int = 0,
     show_progress: bool | None = None,
 ) -> ReplayResult:
@@ -128,6 +131,8 @@ def replay(
     default: a tenth of the items). ``max_answers``: stop after this many answers.
     ``max_per_item``: never reveal more answers than this for one item (items that stay
     uncertain after many answers are often ambiguous; the budget goes further elsewhere).
+    ``selector``: another aggregator whose confidence decides which items get more answers
+    (default: the same one that produces the labels).
     """
     from labelloop.progress import progress
     from labelloop.votes import VoteMatrix
@@ -140,6 +145,7 @@ def replay(
     truth_codes = _truth_codes(vm, truth)
     scored = truth_codes != -1
     agg = make_aggregator(aggregator)
+    sel = None if selector is None else make_aggregator(selector)
     rng = np.random.default_rng(random_state)
     n_items = vm.n_items
     batch = max(1, n_items // 10) if batch is None else int(batch)
@@ -169,7 +175,10 @@ def replay(
     while True:
         mask = rank < revealed[vm.item_idx]
         used = int(mask.sum())
-        codes, conf = agg(vm.subset_votes(mask))
+        sub = vm.subset_votes(mask)
+        codes, conf = agg(sub)
+        if sel is not None:
+            conf = sel(sub)[1]
         acc = accuracy(codes)
         curve.append([used, round(acc, 6)])
         bar.n = used

@@ -3,6 +3,7 @@
     from labelloop.weak import labeling_function, ABSTAIN, keyword_lf, apply_lfs, LabelModel
 """
 
+from labelloop.weak.analysis import lf_summary, summary_html, summary_table
 from labelloop.weak.apply import LFApplier, LFFailure, LFOutputs, apply_lfs
 from labelloop.weak.factories import (
     gazetteer_lf,
@@ -37,11 +38,14 @@ __all__ = [
     "gazetteer_lf",
     "keyword_lf",
     "labeling_function",
+    "lf_summary",
     "light_stem",
     "model_lf",
     "neighbor_lf",
     "normalize_text",
     "preprocessor",
     "regex_lf",
+    "summary_html",
+    "summary_table",
     "taxonomy_lfs",
 ]

@@ -36,40 +36,42 @@ def vote_share(L: np.ndarray, K: int, empty: np.ndarray | None = None) -> np.nda
     return np.where(z > 0, counts / np.where(z > 0, z, 1.0), fill[None, :])
 
 
-def log_scores(L: np.ndarray, voted: np.ndarray, acc: np.ndarray, cov: np.ndarray,
+def _onehots(L: np.ndarray, K: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Float indicators: voted [n, m] and, per class, votes for that class [n, m]."""
+    return (L >= 0).astype(np.float64), [(L == k).astype(np.float64) for k in range(K)]
+
+
+def log_scores(V: np.ndarray, Lk: list[np.ndarray], acc: np.ndarray, cov: np.ndarray,
                informative: np.ndarray, log_prior: np.ndarray) -> np.ndarray:
-    """[n, K] unnormalised log posterior given accuracies [m], coverages [K, m]."""
+    """[n, K] unnormalised log posterior given accuracies [m] and coverages [K, m].
+
+    ``V``/``Lk`` are the indicators from :func:`_onehots`."""
     K = log_prior.shape[0]
     acc = np.clip(acc, 1e-9, 1 - 1e-9)
     log_off = np.log((1.0 - acc) / max(K - 1, 1))
     gain = np.log(acc) - log_off
-    V = voted.astype(np.float64)
-    base = V @ log_off
-    out = np.empty((L.shape[0], K))
+    out = np.empty((V.shape[0], K))
     for k in range(K):
-        out[:, k] = (L == k).astype(np.float64) @ gain
-    out += base[:, None] + log_prior[None, :]
+        out[:, k] = Lk[k] @ gain
+    out += (V @ log_off)[:, None] + log_prior[None, :]
     if informative.any():
         cv = np.clip(cov[:, informative], 1e-12, 1 - 1e-12)
         Vi = V[:, informative]
-        out += Vi @ np.log(cv).T + (1.0 - Vi) @ np.log1p(-cv).T
+        lc, lnc = np.log(cv), np.log1p(-cv)
+        out += Vi @ (lc - lnc).T + lnc.sum(axis=1)[None, :]
     return out
 
 
-def m_step(L: np.ndarray, voted: np.ndarray, post: np.ndarray, *, alpha: float, beta: float,
+def m_step(V: np.ndarray, Lk: list[np.ndarray], post: np.ndarray, *, alpha: float, beta: float,
            smoothing: float) -> tuple[np.ndarray, np.ndarray]:
     """MAP accuracies (Beta(alpha, beta) prior) and coverages (``smoothing`` pseudo-counts)."""
-    n, m = L.shape
-    correct = np.zeros(m)
-    K = post.shape[1]
-    for k in range(K):
-        correct += ((L == k) * post[:, [k]]).sum(axis=0)
-    n_votes = voted.sum(axis=0)
+    correct = sum(post[:, k] @ Lk[k] for k in range(post.shape[1]))
+    n_votes = V.sum(axis=0)
     a0, b0 = alpha - 1.0, beta - 1.0
     acc = (correct + a0) / np.maximum(n_votes + a0 + b0, 1e-12)
     acc = np.where(n_votes + a0 + b0 > 0, acc, 0.5)
     mass = post.sum(axis=0)
-    cov = (post.T @ voted.astype(np.float64) + smoothing) / (mass[:, None] + 2.0 * smoothing)
+    cov = (post.T @ V + smoothing) / (mass[:, None] + 2.0 * smoothing)
     return acc, cov
 
 
@@ -94,7 +96,7 @@ def fit_em(
     log-likelihood per item) and whether it converged.
     """
     n = L.shape[0]
-    voted = L >= 0
+    V, Lk = _onehots(L, K)
     gi = np.flatnonzero(gold >= 0)
 
     def clamp(p):
@@ -108,13 +110,13 @@ def fit_em(
     hist: list[float] = []
     converged = False
     for _ in range(max_iter):
-        acc, cov = m_step(L, voted, post, alpha=alpha, beta=beta, smoothing=smoothing)
+        acc, cov = m_step(V, Lk, post, alpha=alpha, beta=beta, smoothing=smoothing)
         if class_prior is None:
             pr = post.sum(0) + prior_smoothing
             prior = pr / pr.sum()
         else:
             prior = class_prior
-        logp = log_scores(L, voted, acc, cov, informative, np.log(np.maximum(prior, TINY)))
+        logp = log_scores(V, Lk, acc, cov, informative, np.log(np.maximum(prior, TINY)))
         post, logz = normalize_log(logp)
         post = clamp(post)
         loss = -float(logz.sum()) / max(n, 1)
@@ -127,6 +129,6 @@ def fit_em(
 
 def posterior(L: np.ndarray, params: dict, informative: np.ndarray) -> np.ndarray:
     """Posteriors for new votes ``L`` (columns aligned with the fitted sources)."""
-    logp = log_scores(L, L >= 0, params["acc"], params["cov"], informative,
-                      np.log(np.maximum(params["prior"], TINY)))
+    V, Lk = _onehots(L, params["prior"].shape[0])
+    logp = log_scores(V, Lk, params["acc"], params["cov"], informative, np.log(np.maximum(params["prior"], TINY)))
     return normalize_log(logp)[0]

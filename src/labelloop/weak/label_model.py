@@ -71,7 +71,7 @@ class LabelModel(BaseEstimator):
         class_balance: Any = None,
         task: str = "auto",
         max_iter: int = 200,
-        tol: float = 1e-7,
+        tol: float = 1e-6,
         alpha: float = 2.0,
         beta: float = 1.0,
         smoothing: float = 1.0,

@@ -31,9 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from youtube_lfs import LF_SETS  # noqa: E402
-
 from labelloop.weak import LabelModel, apply_lfs  # noqa: E402
+from youtube_lfs import LF_SETS  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "youtube-spam"
 VENV = ROOT / ".bench-venv-snorkel"

@@ -16,15 +16,12 @@ and exits non-zero. Messages say what was wrong and what to do.
     ├── StoreError               database problems; ``NotFoundError`` for a missing row
     │   └── NotFoundError
     ├── LabelingFunctionError    a labeling function raised or returned a bad label on a record
-    ├── NotFittedError           an estimator used before ``fit`` (also a sklearn NotFittedError)
+    ├── NotFittedError           an estimator used before ``fit`` (ValueError + AttributeError, like sklearn's)
     ├── ConvergenceWarning       (a warning, not an error) EM did not converge
     └── MissingDependencyError   an optional package is not installed; says what to install
 """
 
 from __future__ import annotations
-
-from sklearn.exceptions import NotFittedError as _SkNotFittedError
-
 
 class LabelloopError(Exception):
     """Base class of every error labelloop raises on purpose."""
@@ -96,8 +93,8 @@ class LabelingFunctionError(LabelloopError):
         super().__init__(message)
 
 
-class NotFittedError(LabelloopError, _SkNotFittedError):
-    pass
+class NotFittedError(LabelloopError, ValueError, AttributeError):
+    """Same bases as scikit-learn's NotFittedError, without importing scikit-learn."""
 
 
 class ConvergenceWarning(UserWarning):

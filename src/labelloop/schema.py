@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +26,18 @@ def normalize_tag(tag: str) -> str:
     return _SPACES.sub("-", str(tag).strip().lower())
 
 
-class UnknownPolicy(str, Enum):
+class UnknownPolicy(StrEnum):
     KEEP = "keep"
     DROP = "drop"
     ERROR = "error"
 
 
-class TaskType(str, Enum):
+class TaskType(StrEnum):
     SINGLE = "single"
     MULTI = "multi"
 
 
-class DataType(str, Enum):
+class DataType(StrEnum):
     TEXT = "text"
     IMAGE = "image"
 
@@ -77,7 +77,7 @@ class Taxonomy:
                         )
                     aliases[a] = tag
         # parents that are not defined themselves become root tags
-        for tag, ps in list(parents.items()):
+        for ps in list(parents.values()):
             for p in ps:
                 parents.setdefault(p, ())
         for a, tag in aliases.items():

@@ -5,7 +5,7 @@ one-coin source whose accuracy is learned by EM, the class balance is a learned 
 prior, and human votes can join the same fit as more sources. One difference matters for LFs:
 *abstaining is evidence too* (a spam keyword stays silent far more often on ham than on spam), so
 each LF also has a learned firing rate per class; for human votes an abstain is just a missing
-vote. See :mod:`labelloop.weak._em` for the kernels.
+vote. See :mod:`labelloop.weak._engine` for the estimator.
 
     from labelloop.weak import LabelModel
     lm = LabelModel().fit(L_train)          # L: items x LFs, -1 = abstain
@@ -27,7 +27,7 @@ from sklearn.base import BaseEstimator
 
 from labelloop.exceptions import ConvergenceWarning, InputError, NotFittedError, SchemaError
 from labelloop.votes import MultiLabelVotes, VoteMatrix
-from labelloop.weak import _em
+from labelloop.weak._engine import LFDawidSkene
 
 ABSTAIN = -1
 
@@ -206,8 +206,7 @@ class LabelModel(BaseEstimator):
             if Lt.shape[1] == 0 and (Ht is None or Ht.shape[1] == 0) and not (g >= 0).any():
                 pri = np.array([1.0, 0.0]) if prior is None else prior
                 params = {"active": active, "hactive": hactive, "acc": np.zeros(0), "cov": np.zeros((2, 0)),
-                          "prior": pri, "hist": [], "converged": True, "informative": np.zeros(0, bool),
-                          "n_lf": 0}
+                          "prior": pri, "hist": [], "converged": True, "n_lf": 0}
                 post = np.tile(pri, (n, 1))
             else:
                 params, post = self._fit_problem(Lt, Ht, g, 2, prior, init_empty=np.array([1.0, 0.0]))
@@ -228,17 +227,35 @@ class LabelModel(BaseEstimator):
         return self
 
     def _fit_problem(self, L, H, g, K, prior, init_empty):
+        """One problem (single-label, or one tag) on the aggregation engine."""
         X = L if H is None else np.concatenate([L, H], axis=1)
+        n_h = 0 if H is None else H.shape[1]
+        names = [f"lf_{j}" for j in range(L.shape[1])] + [f"human_{h}" for h in range(n_h)]
         informative = np.zeros(X.shape[1], dtype=bool)
         informative[: L.shape[1]] = self.abstain == "informative"
-        res = _em.fit_em(
-            X, K, informative=informative, init_post=_em.vote_share(X, K, empty=init_empty),
-            alpha=self.alpha, beta=self.beta, smoothing=self.smoothing, class_prior=prior,
-            prior_smoothing=self.prior_smoothing, gold=g, max_iter=self.max_iter, tol=self.tol,
+        if not (X >= 0).any():
+            if not (g >= 0).any():
+                raise InputError("no votes at all: every LF abstains on every item")
+            pri = prior if prior is not None else np.bincount(g[g >= 0], minlength=K) + self.prior_smoothing
+            pri = pri / pri.sum()
+            post = np.tile(pri, (len(g), 1))
+            post[g >= 0] = np.eye(K)[g[g >= 0]]
+            return {"n_lf": 0, "prior": pri, "hist": [], "converged": True, "acc": np.zeros(0),
+                    "cov": np.zeros((K, 0))}, post
+        vm = VoteMatrix.from_dense(X, classes=list(range(K)), sources=names)
+        est = LFDawidSkene(
+            max_iter=self.max_iter, tol=self.tol, alpha=self.alpha, beta=self.beta,
+            class_prior="learn" if prior is None else prior, prior_smoothing=self.prior_smoothing,
+            smoothing=self.smoothing, informative=informative, empty_init=init_empty,
         )
-        post = res.pop("post")
-        res.update(informative=informative, n_lf=L.shape[1])
-        return res, post
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            est.fit(vm, gold=g)
+        params = {"est": est, "n_lf": L.shape[1], "acc": est._acc, "cov": est._cov.T,
+                  "prior": est._prior, "hist": list(est.loss_history_), "converged": est.converged_,
+                  "n_classes": K}
+        del caught  # the model warns once for the whole fit (see fit)
+        return params, est.probas_
 
     def _fixed_prior(self, K: int) -> np.ndarray | None:
         if self.class_balance is None:
@@ -271,6 +288,7 @@ class LabelModel(BaseEstimator):
         return g
 
     def _warn(self) -> None:
+        """One ConvergenceWarning for the whole fit (the engine's per-problem ones are folded)."""
         warnings.warn(
             f"LabelModel EM stopped after max_iter={self.max_iter} iterations without reaching "
             f"tol={self.tol}; raise max_iter or tol",
@@ -286,8 +304,10 @@ class LabelModel(BaseEstimator):
     @staticmethod
     def _posterior(params, L: np.ndarray, K: int) -> np.ndarray:
         n_lf = params["n_lf"]
-        sub = {"acc": params["acc"][:n_lf], "cov": params["cov"][:, :n_lf], "prior": params["prior"]}
-        return _em.posterior(L, sub, params["informative"][:n_lf])
+        if n_lf == 0:
+            return np.tile(params["prior"], (L.shape[0], 1))
+        vm = VoteMatrix.from_dense(L, classes=list(range(K)), sources=[f"lf_{j}" for j in range(n_lf)])
+        return params["est"].predict_proba(vm)
 
     def predict_proba(self, L: Any) -> np.ndarray:
         """Single-label: [n_items, K] class probabilities. Multi-label: [n_items, n_tags]

@@ -158,3 +158,24 @@ def test_convergence_warning():
         warnings.simplefilter("always")
         lm = LabelModel(max_iter=1).fit(L)
     assert not lm.converged_ and any(issubclass(x.category, ConvergenceWarning) for x in w)
+
+
+def test_multilabel_with_taxonomy_lfs_end_to_end():
+    from labelloop.schema import Taxonomy
+    from labelloop.weak import apply_lfs, keyword_lf, taxonomy_lfs
+
+    tax = Taxonomy.from_records([
+        {"tag": "vision", "aliases": ["cv"], "parents": []},
+        {"tag": "detection", "aliases": [], "parents": ["vision"]},
+        {"tag": "nlp", "aliases": ["language"], "parents": []},
+    ])
+    texts = ["detection of cars", "CV for robots", "language models", "detection in language", "cooking"] * 30
+    lfs = taxonomy_lfs(tax) + [keyword_lf("robots", ["robots"], {"vision"})]
+    out = apply_lfs(lfs, texts, task="multi")
+    lm = LabelModel().fit(out)
+    P = lm.predict(out)
+    col = {t: k for k, t in enumerate(lm.tags_)}
+    assert P[0, col["detection"]] == 1 and P[0, col["vision"]] == 1 and P[0, col["nlp"]] == 0
+    assert P[1, col["vision"]] == 1 and P[1, col["detection"]] == 0
+    assert P[3, col["nlp"]] == 1 and P[3, col["vision"]] == 1
+    assert P[4].sum() == 0

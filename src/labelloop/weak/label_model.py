@@ -74,7 +74,7 @@ class LabelModel(BaseEstimator):
         tol: float = 1e-6,
         alpha: float = 2.0,
         beta: float = 1.0,
-        smoothing: float = 1.0,
+        smoothing: float = 0.01,
         prior_smoothing: float = 1.0,
         abstain: str = "informative",
         threshold: float = 0.5,
@@ -209,7 +209,9 @@ class LabelModel(BaseEstimator):
                           "prior": pri, "hist": [], "converged": True, "n_lf": 0}
                 post = np.tile(pri, (n, 1))
             else:
-                params, post = self._fit_problem(Lt, Ht, g, 2, prior, init_empty=np.array([1.0, 0.0]))
+                Xt, inf = self._with_any_fire(Lt)
+                params, post = self._fit_problem(Xt, Ht, g, 2, prior, init_empty=np.array([1.0, 0.0]),
+                                                 informative_lf=inf)
                 params["active"], params["hactive"] = active, hactive
             self._params.append(params)
             self.probas_[:, t] = post[:, 1]
@@ -226,13 +228,29 @@ class LabelModel(BaseEstimator):
             self._warn()
         return self
 
-    def _fit_problem(self, L, H, g, K, prior, init_empty):
+    def _with_any_fire(self, Lt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Multi-label: the tag's LF votes plus one pseudo-source "some LF gave this tag".
+
+        The LFs of one tag usually cover different parts of it (a child tag's LF, an alias, a
+        keyword), so their abstains are far from independent given the tag; the abstain
+        evidence is therefore read once per tag, from whether any LF fired, while each LF's
+        votes keep their one-coin accuracy."""
+        anyfire = np.where((Lt == 1).any(axis=1), 1, -1)[:, None]
+        X = np.concatenate([Lt, anyfire], axis=1)
+        inf = np.zeros(X.shape[1], dtype=bool)
+        inf[-1] = self.abstain == "informative"
+        return X, inf
+
+    def _fit_problem(self, L, H, g, K, prior, init_empty, informative_lf=None):
         """One problem (single-label, or one tag) on the aggregation engine."""
         X = L if H is None else np.concatenate([L, H], axis=1)
         n_h = 0 if H is None else H.shape[1]
         names = [f"lf_{j}" for j in range(L.shape[1])] + [f"human_{h}" for h in range(n_h)]
         informative = np.zeros(X.shape[1], dtype=bool)
-        informative[: L.shape[1]] = self.abstain == "informative"
+        if informative_lf is None:
+            informative[: L.shape[1]] = self.abstain == "informative"
+        else:
+            informative[: L.shape[1]] = informative_lf
         if not (X >= 0).any():
             if not (g >= 0).any():
                 raise InputError("no votes at all: every LF abstains on every item")
@@ -322,7 +340,7 @@ class LabelModel(BaseEstimator):
                 if params["n_lf"] == 0:
                     out[:, t] = params["prior"][1]
                     continue
-                Lt = _dense_cols(vm, n, params["active"])
+                Lt, _ = self._with_any_fire(_dense_cols(vm, n, params["active"]))
                 out[:, t] = self._posterior(params, Lt, 2)[:, 1]
             return out
         L, _, _ = self._single_L(L)

@@ -66,10 +66,11 @@ def test_informative_abstain_pins_class_balance_for_one_sided_lfs():
     L[(y == 0) & (rng.random(n) < 0.4), 3] = 0
     L[(y == 1) & (rng.random(n) < 0.05), 3] = 0
     lm = LabelModel().fit(L)
-    # the vote view counts a one-sided LF's vote on top of its firing rate, which pulls the
-    # balance estimate toward uniform (0.51 here for a true 0.4); the firing rates are close
-    assert abs(lm.class_balance_[1] - 0.4) < 0.12
-    assert np.allclose(lm.coverages_[1, :3], [0.5, 0.4, 0.3], atol=0.07)
+    assert abs(lm.class_balance_[1] - 0.4) < 0.05
+    # "some spam LF fired" is far likelier on spam than on ham (true 0.80 vs 0.10); EM explains
+    # every firing by spam, so the estimates are sharper than the truth
+    cc = lm.class_coverage_  # [true class, pseudo-source "some LF voted k"]
+    assert cc[1, 1] > 0.75 and cc[0, 1] < 0.12 and cc[0, 0] > cc[1, 0]
     assert lm.score(L, y) > _mv_accuracy(L, y, 2) + 0.05
     # classic Dawid-Skene (abstains carry nothing) cannot tell the balance from one-sided LFs
     plain = LabelModel(abstain="missing").fit(L)
@@ -96,7 +97,7 @@ def test_class_balance_prior_moves_uncovered_items():
 
 
 def test_human_votes_and_gold_join_the_fit():
-    accs, covs = [0.7, 0.65, 0.6], [0.6, 0.6, 0.6]
+    accs, covs = [0.8, 0.75, 0.7, 0.7, 0.65], [0.5] * 5
     L, y = _simulate(2000, accs, covs, seed=4)
     rng = np.random.default_rng(5)
     H = np.full((2000, 2), -1)
@@ -107,8 +108,10 @@ def test_human_votes_and_gold_join_the_fit():
     assert joint.probas_.shape == (2000, 2)
     acc_joint = float((joint.probas_.argmax(1) == y).mean())
     acc_base = float((base.probas_.argmax(1) == y).mean())
-    assert acc_joint > acc_base + 0.05
-    assert joint.accuracies_[3] > 0.9  # the human is recognised as the most accurate source
+    assert acc_joint > acc_base + 0.03
+    on_h = H[:, 0] >= 0
+    assert (joint.probas_.argmax(1) == y)[on_h].mean() > (base.probas_.argmax(1) == y)[on_h].mean() + 0.08
+    assert joint.accuracies_.shape == (7,) and joint.accuracies_[5] > 0.75  # 5 LFs, then humans
     g = np.where(rng.random(2000) < 0.1, y, -1)
     gl = LabelModel().fit(L, gold=g)
     assert np.all(gl.probas_[g >= 0].argmax(1) == y[g >= 0])

@@ -34,8 +34,10 @@ class LFDawidSkene(OneCoinDawidSkene):
     """One-coin Dawid-Skene plus per-class firing rates of the informative (LF) sources.
 
     Extra parameters over :class:`OneCoinDawidSkene`: ``smoothing`` (pseudo-count for each
-    firing rate), ``informative`` (bool per source, default all: abstaining is evidence) and
-    ``empty_init`` (starting posterior of items without votes; default uniform).
+    firing rate), ``informative`` (bool per source, default all: abstaining is evidence),
+    ``votes_count`` (bool per source, default all: its answers enter the one-coin view; a source
+    flagged False is read only through its firing rates), ``empty_init`` (starting posterior of
+    items without votes; default uniform) and ``better_than_random``.
     """
 
     name = "lf-onecoin"
@@ -53,28 +55,30 @@ class LFDawidSkene(OneCoinDawidSkene):
         smoothing: float = 1.0,
         informative=None,
         empty_init=None,
+        better_than_random: bool = True,
+        votes_count=None,
     ):
         super().__init__(max_iter=max_iter, tol=tol, alpha=alpha, beta=beta, class_prior=class_prior,
                          prior_smoothing=prior_smoothing, init=init)
         self.smoothing = smoothing
         self.informative = informative
         self.empty_init = empty_init
+        self.better_than_random = better_than_random
+        self.votes_count = votes_count
 
     # ------------------------------------------------------------------ kernels
     @staticmethod
-    def _cov_terms(v: Votes, cov: np.ndarray, inf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(per-vote [n_votes, K] term, per-class constant [K]) of the firing-rate view."""
+    def _scores(v: Votes, log_conf, cov, inf, prior, n_fitted: int) -> np.ndarray:
+        """[n_items, K] log scores: prior + one-coin votes + firing-rate view.
+
+        The firing-rate view adds ``sum_s log(1 - cov[s, c])`` over the fitted informative
+        sources (all abstain) plus ``log cov - log(1 - cov)`` for each of their votes."""
         cv = np.clip(cov, 1e-12, 1 - 1e-12)  # [S, K]
         lc, lnc = np.log(cv), np.log1p(-cv)
         w = inf[:, None]
-        per_vote = ((lc - lnc) * w)[v.s]
-        const = (lnc * w).sum(axis=0)
-        return per_vote, const
-
-    def _scores(self, v: Votes, log_conf, cov, inf, prior, n_fitted: int) -> np.ndarray:
-        per_vote, _ = self._cov_terms(v, cov, inf)
-        _, const = self._cov_terms(v, cov[:n_fitted], inf[:n_fitted])
-        vals = gather_loglik(log_conf, v) + per_vote
+        delta = (lc - lnc) * w
+        const = (lnc[:n_fitted] * w[:n_fitted]).sum(axis=0)
+        vals = gather_loglik(log_conf, v) + delta[v.s]
         return np.log(np.maximum(prior, 1e-300))[None, :] + const[None, :] + segsum(v.i, vals, v.n_items)
 
     def _fit(self, v: Votes, gold: np.ndarray) -> np.ndarray:
@@ -101,6 +105,14 @@ class LFDawidSkene(OneCoinDawidSkene):
         a0, b0 = self.alpha - 1.0, self.beta - 1.0
         g = gold >= 0
         gi = np.flatnonzero(g)
+        # a source that only ever votes one class (most LFs): its polarity
+        seen = np.zeros((S, K), dtype=bool)
+        seen[v.s, v.lab] = True
+        pol = np.where(seen.sum(1) == 1, seen.argmax(1), -1)
+        uni = np.flatnonzero((pol >= 0) & inf)
+        coin = np.ones(S, dtype=bool) if self.votes_count is None else np.asarray(self.votes_count, dtype=bool)
+        if coin.shape != (S,):
+            raise InputError(f"votes_count must hold one flag per source ({S}), got {coin.shape}")
         converged = False
         for _ in range(self.max_iter):
             correct = segsum(v.s, correct_prob(v, post), S)
@@ -109,7 +121,18 @@ class LFDawidSkene(OneCoinDawidSkene):
             prior = _m_prior(self, post)
             fired = segsum(v.s, post[v.i], S)  # [S, K] posterior mass of the items each source voted on
             cov = (fired + self.smoothing) / (post.sum(0)[None, :] + 2.0 * self.smoothing)
+            if self.better_than_random:
+                acc = np.maximum(acc, 1.0 / K)
+                if uni.size:
+                    # an LF fires at least as often on its own class as on any other; where the
+                    # fit says otherwise, its firing carries no evidence (pooled rate)
+                    own = cov[uni, pol[uni]]
+                    bad = uni[own < cov[uni].max(axis=1)]
+                    if bad.size:
+                        pooled = (fired[bad].sum(1) + self.smoothing) / (post.sum() + 2.0 * self.smoothing)
+                        cov[bad] = pooled[:, None]
             log_conf = symmetric_log_conf(acc, K)
+            log_conf[~coin] = 0.0
             logp = self._scores(v, log_conf, cov, inf, prior, S)
             post, logz = normalize_log(logp)
             if gi.size:
@@ -119,16 +142,16 @@ class LFDawidSkene(OneCoinDawidSkene):
             if self._record(-float(logz.sum()) / max(v.n_items, 1)):
                 converged = True
                 break
-        self._acc, self._prior, self._cov, self._inf = acc, prior, cov, inf
+        self._acc, self._prior, self._cov, self._inf, self._coin = acc, prior, cov, inf, coin
         self._log_conf = symmetric_log_conf(acc, K)
+        self._log_conf[~coin] = 0.0
         if not converged:
             self._warn_not_converged()
         return post
 
     # ------------------------------------------------------------------ engine hooks
     def _source_params(self) -> dict[str, np.ndarray]:
-        return {"log_conf": symmetric_log_conf(self._acc, len(self.classes_)), "cov": self._cov,
-                "inf": self._inf.astype(np.float64)}
+        return {"log_conf": self._log_conf, "cov": self._cov, "inf": self._inf.astype(np.float64)}
 
     def _predict(self, v: Votes, params: dict[str, np.ndarray]) -> np.ndarray:
         S = params["log_conf"].shape[0]

@@ -3,9 +3,9 @@
 It is the project's Dawid-Skene aggregation seen from the weak-supervision side: every LF is a
 one-coin source whose accuracy is learned by EM, the class balance is a learned (or fixed)
 prior, and human votes can join the same fit as more sources. One difference matters for LFs:
-*abstaining is evidence too* (a spam keyword stays silent far more often on ham than on spam), so
-each LF also has a learned firing rate per class; for human votes an abstain is just a missing
-vote. See :mod:`labelloop.weak._engine` for the estimator.
+*abstaining is evidence too* (when no spam LF fires, the comment is probably ham), so for each
+class a pseudo-source "some LF voted this class" has a learned firing rate per true class; for
+human votes an abstain is just a missing vote. See :mod:`labelloop.weak._engine` for the estimator.
 
     from labelloop.weak import LabelModel
     lm = LabelModel().fit(L_train)          # L: items x LFs, -1 = abstain
@@ -61,6 +61,9 @@ class LabelModel(BaseEstimator):
     prior_smoothing: pseudo-count per class for the learned class balance.
     abstain: ``"informative"`` (default: when an LF fires is evidence) or ``"missing"``
         (plain one-coin Dawid-Skene, abstains carry no information).
+    better_than_random: assume each LF beats chance: its accuracy is at least ``1/K`` and an LF
+        that votes one class fires at least as often on that class as on others; a fit that
+        says otherwise leaves that evidence out instead of turning the LF upside down.
     threshold: multi-label decision threshold on each tag's probability.
     """
 
@@ -71,12 +74,13 @@ class LabelModel(BaseEstimator):
         class_balance: Any = None,
         task: str = "auto",
         max_iter: int = 200,
-        tol: float = 1e-6,
+        tol: float = 1e-5,
         alpha: float = 2.0,
         beta: float = 1.0,
         smoothing: float = 0.01,
         prior_smoothing: float = 1.0,
         abstain: str = "informative",
+        better_than_random: bool = True,
         threshold: float = 0.5,
     ):
         self.cardinality = cardinality
@@ -89,6 +93,7 @@ class LabelModel(BaseEstimator):
         self.smoothing = smoothing
         self.prior_smoothing = prior_smoothing
         self.abstain = abstain
+        self.better_than_random = better_than_random
         self.threshold = threshold
 
     # ------------------------------------------------------------------ validation
@@ -166,11 +171,13 @@ class LabelModel(BaseEstimator):
         self.n_classes_ = K
         self.classes_ = classes if classes is not None else list(range(K))
         self.lf_names_ = names or [f"lf_{j}" for j in range(L.shape[1])]
-        params, post = self._fit_problem(L, H, g, K, prior, init_empty=None)
+        X, inf = self._augment(L, K)
+        params, post = self._fit_problem(X, H, g, K, prior, init_empty=None, informative_lf=inf)
         self._params = [params]
         self.probas_ = post
-        self.accuracies_ = params["acc"]
-        self.coverages_ = params["cov"]
+        m, mx = L.shape[1], X.shape[1]
+        self.accuracies_ = np.concatenate([params["acc"][:m], params["acc"][mx:]])
+        self.class_coverage_ = params["cov"][:, m:mx] if mx > m else None
         self.class_balance_ = params["prior"]
         self.loss_history_ = params["hist"]
         self.n_iter_ = len(params["hist"])
@@ -209,7 +216,7 @@ class LabelModel(BaseEstimator):
                           "prior": pri, "hist": [], "converged": True, "n_lf": 0}
                 post = np.tile(pri, (n, 1))
             else:
-                Xt, inf = self._with_any_fire(Lt)
+                Xt, inf = self._augment(Lt, 2)
                 params, post = self._fit_problem(Xt, Ht, g, 2, prior, init_empty=np.array([1.0, 0.0]),
                                                  informative_lf=inf)
                 params["active"], params["hactive"] = active, hactive
@@ -228,20 +235,23 @@ class LabelModel(BaseEstimator):
             self._warn()
         return self
 
-    def _with_any_fire(self, Lt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Multi-label: the tag's LF votes plus one pseudo-source "some LF gave this tag".
+    def _augment(self, L: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray]:
+        """LF votes plus one pseudo-source per class: "some LF voted this class".
 
-        The LFs of one tag usually cover different parts of it (a child tag's LF, an alias, a
-        keyword), so their abstains are far from independent given the tag; the abstain
-        evidence is therefore read once per tag, from whether any LF fired, while each LF's
-        votes keep their one-coin accuracy."""
-        anyfire = np.where((Lt == 1).any(axis=1), 1, -1)[:, None]
-        X = np.concatenate([Lt, anyfire], axis=1)
+        The LFs of one class usually cover different parts of it (several spam keywords, a
+        child tag's LF and an alias), so their abstains are far from independent given the
+        class. The abstain evidence is therefore read once per class, from whether any LF voted
+        it, while each LF's own votes keep their one-coin accuracy."""
+        if self.abstain != "informative":
+            return L, np.zeros(L.shape[1], dtype=bool)
+        pseudo = [np.where((L == k).any(axis=1), k, -1)[:, None] for k in range(K)]
+        X = np.concatenate([L, *pseudo], axis=1)
         inf = np.zeros(X.shape[1], dtype=bool)
-        inf[-1] = self.abstain == "informative"
+        inf[L.shape[1]:] = self.abstain == "informative"
         return X, inf
 
     def _fit_problem(self, L, H, g, K, prior, init_empty, informative_lf=None):
+        # pseudo-sources (informative) are read only through their firing rates
         """One problem (single-label, or one tag) on the aggregation engine."""
         X = L if H is None else np.concatenate([L, H], axis=1)
         n_h = 0 if H is None else H.shape[1]
@@ -265,6 +275,8 @@ class LabelModel(BaseEstimator):
             max_iter=self.max_iter, tol=self.tol, alpha=self.alpha, beta=self.beta,
             class_prior="learn" if prior is None else prior, prior_smoothing=self.prior_smoothing,
             smoothing=self.smoothing, informative=informative, empty_init=init_empty,
+            better_than_random=self.better_than_random,
+            votes_count=~informative if informative_lf is not None else None,
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
@@ -340,7 +352,7 @@ class LabelModel(BaseEstimator):
                 if params["n_lf"] == 0:
                     out[:, t] = params["prior"][1]
                     continue
-                Lt, _ = self._with_any_fire(_dense_cols(vm, n, params["active"]))
+                Lt, _ = self._augment(_dense_cols(vm, n, params["active"]), 2)
                 out[:, t] = self._posterior(params, Lt, 2)[:, 1]
             return out
         L, _, _ = self._single_L(L)
@@ -348,7 +360,7 @@ class LabelModel(BaseEstimator):
             raise InputError(f"L has {L.shape[1]} LFs but the model was fitted on {self.n_lfs_}")
         if L.size and L.max() >= self.n_classes_:
             raise SchemaError(f"L holds class code {int(L.max())} but the model has {self.n_classes_} classes")
-        return self._posterior(self._params[0], L, self.n_classes_)
+        return self._posterior(self._params[0], self._augment(L, self.n_classes_)[0], self.n_classes_)
 
     def predict(self, L: Any) -> np.ndarray:
         """Single-label: class codes. Multi-label: 0/1 matrix items x tags."""
@@ -383,16 +395,14 @@ class LabelModel(BaseEstimator):
 
     # ------------------------------------------------------------------ inspection
     def lf_report(self) -> pd.DataFrame:
-        """Single-label: per LF its learned accuracy when it votes and firing rate per class."""
+        """Single-label: per LF its learned accuracy when it votes (with its vote count)."""
         self._check_fitted()
         if self.multi_label_:
             raise InputError("lf_report is for single-label models")
         m = self.n_lfs_
-        df = pd.DataFrame({"lf": self.lf_names_, "est_accuracy": self.accuracies_[:m]})
-        for k, c in enumerate(self.classes_):
-            df[f"p_fire_given_{c}"] = self.coverages_[k, :m]
-        df["est_coverage"] = self.class_balance_ @ self.coverages_[:, :m]
-        return df
+        est = self._params[0].get("est")
+        n_votes = est.n_answers_[:m] if est is not None else np.zeros(m, dtype=int)
+        return pd.DataFrame({"lf": self.lf_names_, "est_accuracy": self.accuracies_[:m], "n_votes": n_votes})
 
 
 def _active_dense(vm: Any, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:

@@ -74,7 +74,7 @@ class LabelModel(BaseEstimator):
         class_balance: Any = None,
         task: str = "auto",
         max_iter: int = 200,
-        tol: float = 1e-5,
+        tol: float = 1e-4,
         alpha: float = 2.0,
         beta: float = 1.0,
         smoothing: float = 0.01,

@@ -56,6 +56,8 @@ LF_SETS = {
     # the classic tutorial set: keywords, a regex and a length heuristic (ten LFs)
     "tutorial10": [kw_my, kw_subscribe, kw_link, kw_please, kw_song, rx_check_out, short_comment,
                    kw_money, kw_channel, kw_follow],
+    # five LFs: three spam keywords/regexes, two ham heuristics
+    "small5": [kw_subscribe, kw_link, kw_song, rx_check_out, short_comment],
     # keywords only, mostly spam-side (six LFs)
     "keywords6": [kw_my, kw_subscribe, kw_link, kw_please, kw_song, kw_channel],
     # a wider mixed set with both polarities and noisier heuristics (fourteen LFs)

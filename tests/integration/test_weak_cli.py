@@ -128,6 +128,14 @@ def test_lf_on_a_multilabel_project_with_taxonomy(tmp_path, shared_data, cli):
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     assert rep["votes"]["tax:object-detection"] > 0
+    gold = pd.DataFrame({"id": [str(p["id"]) for p in projects], "tags": [json.dumps(p["tags"]) for p in projects]})
+    gold.to_csv(tmp_path / "gold.csv", index=False)
+    r = cli("lf", "summary", proj, "--gold", tmp_path / "gold.csv", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {row["lf"]: row for row in json.loads(r.stdout)}
+    od = rows["tax:object-detection"]
+    assert od["coverage"] == pytest.approx(rep["votes"]["tax:object-detection"] / 150)
+    assert od["correct"] + od["incorrect"] == 2 * rep["votes"]["tax:object-detection"]  # tag + parent
     r = cli("lf", "fit", proj, "--json")
     assert r.returncode == 0, r.stderr
     from labelloop.project import Project

@@ -40,6 +40,22 @@ def test_decorator_names_resources_and_preprocessors():
     assert has_free("nothing here") == ABSTAIN
 
 
+def test_preprocessor_runs_once_per_record_and_never_reuses_a_result():
+    calls = []
+
+    @preprocessor
+    def count(x):
+        calls.append(x.text)
+        x.n = len(x.text)
+        return x
+
+    a = labeling_function(name="a", pre=[count])(lambda x: x.n)
+    b = labeling_function(name="b", pre=[count])(lambda x: x.n)
+    out = apply_lfs([a, b], [f"{'x' * i}" for i in range(1, 40)], classes=list(range(50)))
+    assert out.L[:, 0].tolist() == out.L[:, 1].tolist() == list(range(1, 40))
+    assert len(calls) == 39  # shared by both LFs
+
+
 def test_decorator_rejects_resource_not_in_signature():
     with pytest.raises(InputError, match="no parameter named words"):
         @labeling_function(resources={"words": {"a"}})

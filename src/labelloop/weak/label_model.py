@@ -202,7 +202,9 @@ class LabelModel(BaseEstimator):
         self._params = []
         self.probas_ = np.zeros((n, len(tags)))
         hist_all, conv = [], True
-        for t, vm in enumerate(per_tag):
+        from labelloop.progress import progress
+
+        for t, vm in enumerate(progress(per_tag, desc="label model", unit="tag")):
             Lt, active = _active_dense(vm, n, m)
             Ht = None
             if Hs is not None:

@@ -68,17 +68,18 @@ class Preprocessor:
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "preprocessor")
         self.memoize = memoize
-        self._last: tuple[int, Record] | None = None
+        self._last: tuple[Record, Record] | None = None
 
     def __call__(self, record: Record) -> Record:
-        if self.memoize and self._last is not None and self._last[0] == id(record):
+        # the cache holds the record itself, so its identity cannot be reused by another one
+        if self.memoize and self._last is not None and self._last[0] is record:
             return self._last[1]
         out = self.fn(record)
         if out is None:
             out = record
         out = as_record(out)
         if self.memoize:
-            self._last = (id(record), out)
+            self._last = (record, out)
         return out
 
     def __getstate__(self):

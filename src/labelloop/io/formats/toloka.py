@@ -1,0 +1,128 @@
+"""Toloka: task files out (``INPUT:`` / ``GOLDEN:`` / ``HINT:``), result files in.
+
+A Toloka *task file* is a TSV with one column per input field (``INPUT:text``) and, for control
+tasks (honeypots), the known answer (``GOLDEN:label``) and a hint (``HINT:text``). A *result
+file* (what "Download results" gives) has one row per assignment with ``INPUT:`` columns, the
+worker's answer in ``OUTPUT:<field>``, ``GOLDEN:<field>`` for control tasks and
+``ASSIGNMENT:worker_id``, ``ASSIGNMENT:status`` ... columns.
+
+Import reads result files: one vote per accepted/submitted assignment (source = the worker id),
+and one ``gold`` vote per item with a ``GOLDEN:`` answer. The item id is ``INPUT:id`` (or
+``--id-col``), else ``ASSIGNMENT:task_id``.
+
+Export writes a task file (with ``GOLDEN:``/``HINT:`` for items that have a gold vote); with
+``votes`` it writes a result file with one row per vote (plus a ``labelloop:source_kind``
+column), which imports back into the same votes.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from labelloop.exceptions import InputError, MissingColumnError
+from labelloop.io.formats._common import atomic_path, export_records, item_count, label_cell, parse_json_cell, resolve_image
+from labelloop.io.importers import Row, RowSource, _is_missing
+from labelloop.progress import progress
+
+KIND_COL = "labelloop:source_kind"
+SKIP_STATUS = {"REJECTED", "SKIPPED", "EXPIRED"}
+OUT_FIELD = "label"
+
+
+def read_toloka(path: Path, *, project, schema, source_name=None, id_col=None, text_col=None, label_col=None,
+                image_col=None) -> RowSource:
+    from labelloop.io.tables import columns_of, iter_records
+
+    if path.is_dir():
+        raise InputError("a Toloka result file is a TSV file, not a folder", path=path)
+    fmt = "csv" if path.suffix.lower() == ".csv" else "tsv"
+    cols = columns_of(path, fmt)
+    outs = [c for c in cols if c.startswith("OUTPUT:")]
+    if label_col:
+        want = label_col if label_col.startswith("OUTPUT:") else f"OUTPUT:{label_col}"
+        if want not in cols:
+            raise MissingColumnError(f"no column '{want}'; OUTPUT columns are: {', '.join(outs) or 'none'}", path=path)
+        out_col = want
+    elif len(outs) == 1:
+        out_col = outs[0]
+    elif not outs:
+        raise MissingColumnError(f"no OUTPUT: column (is this a task file rather than a result file?); columns: {', '.join(cols)}", path=path)
+    else:
+        raise MissingColumnError(f"several OUTPUT columns ({', '.join(outs)}); choose one with --label-col", path=path)
+    field = out_col.split(":", 1)[1]
+    gold_col = f"GOLDEN:{field}" if f"GOLDEN:{field}" in cols else None
+    if "ASSIGNMENT:worker_id" not in cols:
+        raise MissingColumnError("no 'ASSIGNMENT:worker_id' column; Toloka result files have one", path=path)
+    idc = f"INPUT:{id_col}" if id_col and f"INPUT:{id_col}" in cols else (id_col or ("INPUT:id" if "INPUT:id" in cols else "ASSIGNMENT:task_id"))
+    if idc not in cols:
+        raise MissingColumnError(f"no id column '{idc}'; pass --id-col (an INPUT field)", path=path)
+    image = project.data_type == "image"
+    want_c = image_col if image else text_col
+    cands = [want_c] if want_c else (["image", "image_url", "url", "img"] if image else ["text", "title", "content", "body"])
+    content_col = next((f"INPUT:{c}" for c in cands if f"INPUT:{c}" in cols), None)
+    has_kind = KIND_COL in cols
+    base = path.parent
+
+    def rows():
+        golds: set[str] = set()
+        for line, rec in iter_records(path, fmt):
+            if _is_missing(rec.get(idc)):
+                raise InputError(f"empty item id in column '{idc}'", path=path, line=line)
+            ext = str(rec[idc]).strip()
+            status = str(rec.get("ASSIGNMENT:status") or "").strip().upper()
+            votes: list[tuple] = []
+            if status not in SKIP_STATUS:
+                w = rec.get("ASSIGNMENT:worker_id")
+                ans = rec.get(out_col)
+                if not _is_missing(ans):
+                    if _is_missing(w):
+                        raise InputError(f"item '{ext}': empty ASSIGNMENT:worker_id for an answer", path=path, line=line)
+                    kind = str(rec.get(KIND_COL) or "human").strip() if has_kind else "human"
+                    src = f"{source_name}:{w}" if source_name else str(w).strip()
+                    votes.append((src, kind, parse_json_cell(ans)))
+            if gold_col and not has_kind and not _is_missing(rec.get(gold_col)) and ext not in golds:
+                golds.add(ext)
+                votes.append(("gold", "gold", parse_json_cell(rec[gold_col])))
+            text = img = None
+            content = None
+            if content_col is not None and not _is_missing(rec.get(content_col)):
+                if image:
+                    img = resolve_image(str(rec[content_col]), base, where=f"item '{ext}': {content_col}", path=path, line=line)
+                    content = Path(img).read_bytes()
+                else:
+                    text = str(rec[content_col])
+                    content = text.encode("utf-8")
+            fields = {k.split(":", 1)[1]: v for k, v in rec.items() if k.startswith("INPUT:") and k not in (idc, content_col)}
+            yield Row(line=line, external_id=ext, text=text, image=img, fields=fields, votes=votes, content=content)
+
+    return RowSource(rows=rows, per_item_unique=False, allow_no_content=True, label="toloka")
+
+
+def write_toloka(project, out: Path, *, votes: bool = False, output_field: str = OUT_FIELD, **_: Any) -> int:
+    """Write a Toloka task file (or, with ``votes``, a result file) as TSV to ``out``."""
+    is_image = project.data_type == "image"
+    cname = "image" if is_image else "text"
+    n = 0
+    bar = progress(total=item_count(project), desc=f"export {out.name}", unit="items")
+    with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        if votes:
+            w.writerow(["INPUT:id", f"INPUT:{cname}", f"OUTPUT:{output_field}", "ASSIGNMENT:worker_id", "ASSIGNMENT:status", KIND_COL])
+        else:
+            w.writerow(["INPUT:id", f"INPUT:{cname}", f"GOLDEN:{output_field}", "HINT:text"])
+        for rec in export_records(project, votes=True):
+            content = rec.get(cname) or ""
+            if votes:
+                for v in rec["votes"]:
+                    w.writerow([rec["id"], content, label_cell(v["label"]), v["source"], "APPROVED", v["kind"]])
+            else:
+                gold = next((v["label"] for v in rec["votes"] if v["kind"] == "gold"), None)
+                hint = f"the answer is {', '.join(gold) if isinstance(gold, list) else gold}" if gold is not None else ""
+                w.writerow([rec["id"], content, label_cell(gold), hint])
+            n += 1
+            bar.update(1)
+    bar.close()
+    return n
+

@@ -10,7 +10,8 @@ the others to ``train``.
 
 Import (``--format hf DIR``) reads a folder written by ``save_to_disk`` (a ``DatasetDict`` or a
 ``Dataset``): a ``votes`` column gives back every vote; otherwise the ``label`` column (decoded
-through its ``ClassLabel`` names) is one vote of source ``hf:<folder name>``.
+through its ``ClassLabel`` names) is one vote of source ``hf:<folder name>``. Images embedded in
+the dataset are written once, named by their content hash, under ``DIR/media/hf/``.
 """
 
 from __future__ import annotations
@@ -106,6 +107,20 @@ def write_hf(project, out: Path, *, votes: bool = False, parquet: bool = False, 
     return sum(len(d) for d in dd.values())
 
 
+def _store_image(project, data: bytes, name: str) -> str:
+    """Images embedded in a dataset are written once, content-addressed, under DIR/media/hf/."""
+    import hashlib
+
+    suffix = Path(name).suffix.lower() or ".png"
+    target = project.media_dir / "hf" / (hashlib.sha256(data).hexdigest()[:24] + suffix)
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    return str(target.resolve())
+
+
 def read_hf(path: Path, *, project, schema, source_name=None, id_col=None, text_col=None, label_col=None,
             image_col=None) -> RowSource:
     ds = _datasets()
@@ -156,10 +171,13 @@ def read_hf(path: Path, *, project, schema, source_name=None, id_col=None, text_
                 text = img = None
                 if is_image:
                     v = rec[cc] or {}
-                    if not v.get("path"):
-                        raise InputError(f"{where}: '{cc}' has no file path", path=path)
-                    img = resolve_image(v["path"], path, where=f"{where}: {cc}", path=path)
-                    content = Path(img).read_bytes()
+                    if v.get("bytes"):
+                        img, content = _store_image(project, v["bytes"], v.get("path") or "image.png"), v["bytes"]
+                    elif v.get("path"):
+                        img = resolve_image(v["path"], path, where=f"{where}: {cc}", path=path)
+                        content = Path(img).read_bytes()
+                    else:
+                        raise InputError(f"{where}: '{cc}' has neither bytes nor a file path", path=path)
                 else:
                     if _is_missing(rec[cc]):
                         raise InputError(f"{where}: empty '{cc}'", path=path)

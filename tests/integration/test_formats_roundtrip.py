@@ -1,0 +1,151 @@
+"""Round trips: export with every vote, import into a new project, get the same votes back."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from labelloop.io import export_labels, import_file
+from labelloop.io.formats import VOTE_FORMATS
+from labelloop.project import Project
+from labelloop.store import repo
+
+OUT_NAME = {"labelstudio": "tasks.json", "gt-manifest": "out.manifest", "toloka": "results.tsv", "mturk": "results.csv", "hf": "hfds"}
+
+
+def _make_png(path, color):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 6), color).save(path)
+    return path
+
+
+def make_project(tmp_path, *, task="single", data="text", name="src"):
+    """Three items; votes of a human, a second human, gold, a model (with confidence), an LF."""
+    labels = ["ham", "spam"] if task == "single" else ["a", "b", "c"]
+    proj = Project.init(tmp_path / name, task=task, data=data, labels=labels)
+    if data == "text":
+        src = tmp_path / "items.csv"
+        pd.DataFrame({"id": ["i1", "i2", "i3"], "text": ["buy now", "hello friend", "win, a \"prize\"\ttoday"]}).to_csv(src, index=False)
+        import_file(proj, src)
+    else:
+        rows = []
+        for k, color in enumerate(("red", "green", "blue"), start=1):
+            p = _make_png(tmp_path / "imgs" / f"im{k}.png", color)
+            rows.append({"id": f"i{k}", "image": str(p)})
+        src = tmp_path / "items.csv"
+        pd.DataFrame(rows).to_csv(src, index=False)
+        import_file(proj, src)
+    if task == "single":
+        votes = {
+            ("alice", "human"): {"i1": "spam", "i2": "ham", "i3": "spam"},
+            ("bob", "human"): {"i1": "spam", "i3": "ham"},
+            ("gold", "gold"): {"i2": "ham"},
+            ("model:v1", "model"): {"i1": ("spam", 0.9), "i2": ("ham", 0.75), "i3": ("spam", 0.5)},
+            ("lf:keywords", "lf"): {"i1": "spam"},
+        }
+    else:
+        votes = {
+            ("alice", "human"): {"i1": ["a", "b"], "i2": ["c"], "i3": ["a"]},
+            ("bob", "human"): {"i1": ["a"], "i3": ["b", "c"]},
+            ("model:v1", "model"): {"i1": (["a"], 0.8)},
+        }
+    with proj.session() as s:
+        ids = repo.item_ids_by_external(s, proj.id, ["i1", "i2", "i3"])
+        for (name_, kind), per in votes.items():
+            source = repo.get_or_create_source(s, proj.id, name_, kind)
+            rows = []
+            for ext, v in per.items():
+                lab, conf = v if isinstance(v, tuple) else (v, None)
+                rows.append((ids[ext], lab, conf))
+            repo.replace_votes(s, proj.id, source, rows)
+        final = pd.DataFrame({"item_id": [ids["i1"], ids["i2"]], "label": (["spam", "ham"] if task == "single" else [["a", "b"], ["c"]]),
+                              "confidence": [0.97, 0.8]})
+        repo.write_labels(s, proj.id, final, method="ds")
+    return proj
+
+
+def vote_set(proj, *, kinds=True):
+    with proj.session() as s:
+        vf = repo.votes_frame(s, proj.id)
+    out = set()
+    for ext, src, kind, lab, conf in zip(vf["external_id"], vf["source"], vf["source_kind"], vf["label"], vf["confidence"], strict=True):
+        lab = tuple(sorted(lab)) if isinstance(lab, list) else lab
+        c = None if conf is None or pd.isna(conf) else round(float(conf), 6)
+        out.add((ext, src, kind if kinds else None, lab, c))
+    return out
+
+
+def expected_votes(proj, fmt):
+    """Confidence survives where the format has a place for it (not Toloka/MTurk answers)."""
+    vs = vote_set(proj)
+    if fmt in ("toloka", "mturk"):
+        vs = {(e, s, k, lab, None) for e, s, k, lab, _ in vs}
+    return vs
+
+
+@pytest.mark.parametrize("fmt", VOTE_FORMATS)
+@pytest.mark.parametrize("task", ["single", "multi"])
+def test_round_trip_text(tmp_path, fmt, task):
+    proj = make_project(tmp_path, task=task)
+    out = tmp_path / OUT_NAME[fmt]
+    assert export_labels(proj, out, fmt=fmt, votes=True) == 3
+    new = Project.init(tmp_path / "new", task=task)
+    rep = import_file(new, out, fmt=fmt)
+    assert rep.rows >= 3
+    assert vote_set(new) == expected_votes(proj, fmt)
+    with new.session() as s:
+        items = repo.items_frame(s, new.id).set_index("external_id")
+    assert items.loc["i3", "text"] == "win, a \"prize\"\ttoday"
+    # importing the same file again changes nothing
+    import_file(new, out, fmt=fmt)
+    assert vote_set(new) == expected_votes(proj, fmt)
+
+
+@pytest.mark.parametrize("fmt", ["labelstudio", "gt-manifest", "hf"])
+def test_round_trip_images(tmp_path, fmt):
+    proj = make_project(tmp_path, data="image")
+    out = tmp_path / OUT_NAME[fmt]
+    export_labels(proj, out, fmt=fmt, votes=True)
+    new = Project.init(tmp_path / "new", data="image")
+    import_file(new, out, fmt=fmt)
+    assert vote_set(new) == vote_set(proj)
+    with new.session() as s:
+        items = repo.items_frame(s, new.id).set_index("external_id")
+    assert items.loc["i1", "image"].endswith("im1.png") or fmt == "hf"  # hf embeds the image bytes
+    with proj.session() as s:
+        old = repo.items_frame(s, proj.id).set_index("external_id")
+    assert (items["content_hash"] == old["content_hash"]).all()
+
+
+@pytest.mark.parametrize("fmt", ["coco", "voc", "hf"])
+def test_labels_round_trip(tmp_path, fmt):
+    """Formats without per-source votes keep the final labels: they come back as import votes."""
+    proj = make_project(tmp_path, data="image")
+    out = tmp_path / ("coco.json" if fmt == "coco" else fmt + "_out")
+    assert export_labels(proj, out, fmt=fmt) == 3
+    new = Project.init(tmp_path / "new", data="image")
+    import_file(new, out, fmt=fmt)
+    got = {(e, lab) for e, _, _, lab, _ in vote_set(new)}
+    assert got == {("i1", "spam"), ("i2", "ham")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", VOTE_FORMATS)
+def test_cli_round_trip(tmp_path, cli, fmt):
+    proj = make_project(tmp_path)
+    expected = expected_votes(proj, fmt)
+    proj.close()
+    out = tmp_path / OUT_NAME[fmt]
+    r = cli("export", tmp_path / "src", out, "--format", fmt, "--votes")
+    assert r.returncode == 0, r.stderr
+    r = cli("init", tmp_path / "new", "--task", "single")
+    assert r.returncode == 0, r.stderr
+    r = cli("import", tmp_path / "new", out, "--format", fmt, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["votes"] == len(expected)
+    with Project.open(tmp_path / "new") as new:
+        assert vote_set(new) == expected

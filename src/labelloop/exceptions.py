@@ -16,6 +16,7 @@ and exits non-zero. Messages say what was wrong and what to do.
     ├── StoreError               database problems; ``NotFoundError`` for a missing row
     │   └── NotFoundError
     ├── NotFittedError           an estimator used before ``fit`` (also a sklearn NotFittedError)
+    ├── NotificationError        a webhook / Telegram message could not be delivered
     ├── ConvergenceWarning       (a warning, not an error) EM did not converge
     └── MissingDependencyError   an optional package is not installed; says what to install
 """
@@ -88,6 +89,10 @@ class NotFoundError(StoreError, LookupError):
 
 class NotFittedError(LabelloopError, _SkNotFittedError):
     pass
+
+
+class NotificationError(LabelloopError):
+    """A notification (webhook, Telegram) could not be delivered."""
 
 
 class ConvergenceWarning(UserWarning):

@@ -134,16 +134,17 @@ def test_labels_round_trip(tmp_path, fmt):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", VOTE_FORMATS)
+@pytest.mark.parametrize("fmt", ["labelstudio", "gt-manifest", "mturk"])
 def test_cli_round_trip(tmp_path, cli, fmt):
+    """The same through ``labelloop export --votes`` / ``labelloop import`` (the other formats
+    go through the same registry and are covered above at the API level)."""
     proj = make_project(tmp_path)
     expected = expected_votes(proj, fmt)
     proj.close()
     out = tmp_path / OUT_NAME[fmt]
     r = cli("export", tmp_path / "src", out, "--format", fmt, "--votes")
     assert r.returncode == 0, r.stderr
-    r = cli("init", tmp_path / "new", "--task", "single")
-    assert r.returncode == 0, r.stderr
+    Project.init(tmp_path / "new", task="single").close()
     r = cli("import", tmp_path / "new", out, "--format", fmt, "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["votes"] == len(expected)

@@ -165,7 +165,7 @@ def read_manifest(path: Path, *, project, schema, source_name=None, id_col=None,
                 yield n, f"line {n}", rec, None
 
     def rows():
-        for n, where, rec, annotations in records():
+        for n, where, rec, worker_list in records():
             ext = rec.get(idk)
             if _is_missing(ext):
                 ext = rec.get("source-ref") if image else None
@@ -187,8 +187,8 @@ def read_manifest(path: Path, *, project, schema, source_name=None, id_col=None,
                 content = text.encode("utf-8")
             attr = _label_attribute(rec, label_col)
             votes: list[tuple] = []
-            if annotations is not None:
-                votes = _worker_votes(annotations, f"{where}: annotations", path)
+            if worker_list is not None:
+                votes = _worker_votes(worker_list, f"{where}: annotations", path)
             elif attr is not None:
                 meta = rec.get(f"{attr}-metadata") or {}
                 if not isinstance(meta, dict):
@@ -204,7 +204,7 @@ def read_manifest(path: Path, *, project, schema, source_name=None, id_col=None,
                     job = str(meta.get("job-name") or attr).rsplit("/", 1)[-1]
                     conf = meta.get("confidence")
                     votes = [(source_name or f"gt:{job}", "import", lab, float(conf) if isinstance(conf, (int, float)) else None)]
-            if source_name and annotations is not None:
+            if source_name and worker_list is not None:
                 votes = [(f"{source_name}:{v[0]}", *v[1:]) for v in votes]
             skip = {idk, "source", "source-ref"} | ({attr, f"{attr}-metadata"} if attr else set())
             fields = {k: _jsonable(v) for k, v in rec.items() if k not in skip}

@@ -26,7 +26,13 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from labelloop.exceptions import InputError
-from labelloop.io.formats._common import HUMAN_KINDS, atomic_path, export_records, item_count, resolve_image
+from labelloop.io.formats._common import (
+    HUMAN_KINDS,
+    atomic_path,
+    export_records,
+    item_count,
+    resolve_image,
+)
 from labelloop.io.importers import TEXT_COLUMNS, Row, RowSource, _is_missing, _jsonable
 from labelloop.progress import progress
 

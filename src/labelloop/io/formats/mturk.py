@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from labelloop.exceptions import InputError, MissingColumnError
-from labelloop.io.formats._common import atomic_path, export_records, item_count, label_cell, parse_json_cell, resolve_image
+from labelloop.io.formats._common import (
+    atomic_path,
+    export_records,
+    item_count,
+    label_cell,
+    parse_json_cell,
+    resolve_image,
+)
 from labelloop.io.importers import Row, RowSource, _is_missing
 from labelloop.progress import progress
 

@@ -264,6 +264,34 @@ class VoteMatrix:
             soft=np.vstack([self.vote_probs(), probs]),
         )
 
+    def with_hard_source(self, name: str, codes: np.ndarray, *, items: Sequence[Any] | None = None) -> VoteMatrix:
+        """Add one hard-voting source: ``codes`` (class codes, ``-1`` = no vote) aligned with
+        ``self.items`` (or with ``items``)."""
+        codes = np.asarray(codes)
+        idx = np.arange(self.n_items) if items is None else self.item_index(items)
+        if codes.shape != (idx.shape[0],) or not np.issubdtype(codes.dtype, np.integer):
+            raise InputError(f"codes must be {idx.shape[0]} integer class codes (-1 = no vote)")
+        if codes.size and (codes.min() < -1 or codes.max() >= self.n_classes):
+            raise SchemaError(f"class codes must lie in [-1, {self.n_classes})")
+        if name in set(self.sources.tolist()):
+            raise InputError(f"source '{name}' already votes in this matrix")
+        keep = codes >= 0
+        idx, codes = idx[keep], codes[keep].astype(np.int64)
+        soft = None
+        if self.soft is not None:
+            add = np.zeros((idx.shape[0], self.n_classes))
+            add[np.arange(idx.shape[0]), codes] = 1.0
+            soft = np.vstack([self.soft, add])
+        return VoteMatrix(
+            item_idx=np.concatenate([self.item_idx, idx]),
+            source_idx=np.concatenate([self.source_idx, np.full(idx.shape[0], self.n_sources)]),
+            labels=np.concatenate([self.labels, codes]),
+            items=self.items,
+            sources=np.append(self.sources, np.array([name], dtype=object)),
+            classes=self.classes,
+            soft=soft,
+        )
+
     def subset_votes(self, mask: np.ndarray) -> VoteMatrix:
         """Keep only the votes where ``mask`` is true (same vocabularies)."""
         mask = np.asarray(mask, dtype=bool)

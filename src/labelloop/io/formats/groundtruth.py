@@ -11,6 +11,9 @@ through. An *output manifest* line adds a label attribute and its ``<attr>-metad
 
 Multi-label jobs write a list of class indices with ``class-map`` / ``confidence-map``.
 
+Items are identified by the ``labelloop-id`` attribute our input manifests carry (or
+``--id-col``), else by ``source-ref`` for images and by the line number for text.
+
 Per-worker answers come in the shape the consolidation step receives from Ground Truth
 (``{"workerId", "annotationData": {"content": "<JSON>"}}``): :func:`read_manifest` reads them
 from an ``annotations`` list (the dataset objects file given to a post-annotation Lambda) or
@@ -170,7 +173,9 @@ def read_manifest(path: Path, *, project, schema, source_name=None, id_col=None,
             if _is_missing(ext):
                 ext = rec.get("source-ref") if image else None
             if _is_missing(ext):
-                raise InputError(f"{where}: no '{idk}' attribute to identify the item (add it to the input manifest)", path=path, line=n)
+                if id_col:
+                    raise InputError(f"{where}: no '{idk}' attribute to identify the item", path=path, line=n)
+                ext = str(n)  # like a table without an id column: the line number
             ext = str(ext).strip()
             text = img = None
             if image:

@@ -130,6 +130,9 @@ def read_labelstudio(path: Path, *, project, schema, source_name=None, id_col=No
                     w = f"{where}.{field_name}[{j}]"
                     if not isinstance(a, dict):
                         raise InputError(f"{w}: expected an object", path=path)
+                    conf = a.get("score")
+                    if conf is not None and (isinstance(conf, bool) or not isinstance(conf, (int, float))):
+                        raise InputError(f"{w}.score: expected a number, got {conf!r}", path=path)
                     if a.get("was_cancelled"):
                         continue
                     ch = _choices(a.get("result", []), w, path, label_col)
@@ -147,9 +150,6 @@ def read_labelstudio(path: Path, *, project, schema, source_name=None, id_col=No
                         kind = "gold" if a.get("ground_truth") else "human"
                     if source_name:
                         src = f"{source_name}:{src}"
-                    conf = a.get("score")
-                    if conf is not None and not isinstance(conf, (int, float)):
-                        raise InputError(f"{w}.score: expected a number, got {conf!r}", path=path)
                     votes.append((src, kind, value, None if conf is None else float(conf)))
             seen: set[str] = set()
             for v in votes:

@@ -62,7 +62,7 @@ def read_mturk(path: Path, *, project, schema, source_name=None, id_col=None, te
         raise MissingColumnError(f"no Answer. column; columns: {', '.join(cols)}", path=path)
     else:
         groups = {c.rsplit(".", 1)[0] for c in answers}
-        if len(groups) == 1 and len(answers) > 1:
+        if len(groups) == 1 and all(c.count(".") >= 2 for c in answers):
             g = groups.pop()
             bool_cols = {c[len(g) + 1 :]: c for c in answers}
         else:

@@ -126,7 +126,7 @@ class MlflowTracker:
             rd = run.data.tags.get("labelloop.round")
             if rd is None:
                 continue
-            rows.append({"round": int(rd), "run_id": run.info.run_id, **run.data.params, **run.data.metrics})
+            rows.append({**run.data.params, **run.data.metrics, "round": int(rd), "run_id": run.info.run_id})
         return pd.DataFrame(rows).sort_values("round").reset_index(drop=True) if rows else pd.DataFrame(columns=["round", "run_id"])
 
 

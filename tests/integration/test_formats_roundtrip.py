@@ -80,11 +80,7 @@ def vote_set(proj, *, kinds=True):
 
 
 def expected_votes(proj, fmt):
-    """Confidence survives where the format has a place for it (not Toloka/MTurk answers)."""
-    vs = vote_set(proj)
-    if fmt in ("toloka", "mturk"):
-        vs = {(e, s, k, lab, None) for e, s, k, lab, _ in vs}
-    return vs
+    return vote_set(proj)
 
 
 @pytest.mark.parametrize("fmt", VOTE_FORMATS)

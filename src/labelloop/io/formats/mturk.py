@@ -10,8 +10,8 @@ Answers are read from one ``Answer.`` column (``Answer.label``, a crowd-classifi
 ``false`` (or ``{"on": true}``). Rejected assignments are skipped. The item id is ``Input.id``
 (or ``--id-col``), else ``HITId``.
 
-Export writes a batch input CSV; with ``votes`` a results CSV with one row per vote (plus a
-``labelloop:source_kind`` column), which imports back into the same votes.
+Export writes a batch input CSV; with ``votes`` a results CSV with one row per vote (plus ``labelloop:source_kind`` and
+``labelloop:confidence`` columns), which imports back into the same votes.
 """
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ from labelloop.io.formats._common import (
     parse_json_cell,
     resolve_image,
 )
+from labelloop.io.formats.toloka import _conf
 from labelloop.io.importers import Row, RowSource, _is_missing
 from labelloop.progress import progress
 
 KIND_COL = "labelloop:source_kind"
+CONF_COL = "labelloop:confidence"
 TRUE = {"true", "1", "yes", "on", '{"on":true}', '{"on": true}'}
 
 
@@ -75,6 +77,7 @@ def read_mturk(path: Path, *, project, schema, source_name=None, id_col=None, te
     cands = [want_c] if want_c else (["image_url", "image", "url", "img"] if image else ["text", "title", "content", "body"])
     content_col = next((f"Input.{c}" for c in cands if f"Input.{c}" in cols), None)
     has_kind = KIND_COL in cols
+    has_conf = CONF_COL in cols
     base = path.parent
 
     def rows():
@@ -98,7 +101,8 @@ def read_mturk(path: Path, *, project, schema, source_name=None, id_col=None, te
                     if _is_missing(w):
                         raise InputError(f"item '{ext}': empty WorkerId for an answer", path=path, line=line)
                     kind = str(rec.get(KIND_COL) or "human").strip() if has_kind else "human"
-                    votes.append((f"{source_name}:{w}" if source_name else str(w).strip(), kind, value))
+                    votes.append((f"{source_name}:{w}" if source_name else str(w).strip(), kind, value,
+                                  _conf(rec.get(CONF_COL), path, line) if has_conf else None))
             text = img = content = None
             if content_col is not None and not _is_missing(rec.get(content_col)):
                 if image:
@@ -123,7 +127,7 @@ def write_mturk(project, out: Path, *, votes: bool = False, answer: str = "label
     with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         if votes:
-            w.writerow(["HITId", "AssignmentId", "WorkerId", "AssignmentStatus", "Input.id", f"Input.{cname}", f"Answer.{answer}", KIND_COL])
+            w.writerow(["HITId", "AssignmentId", "WorkerId", "AssignmentStatus", "Input.id", f"Input.{cname}", f"Answer.{answer}", KIND_COL, CONF_COL])
         else:
             w.writerow(["id", cname])
         for rec in export_records(project, votes=votes):
@@ -131,7 +135,7 @@ def write_mturk(project, out: Path, *, votes: bool = False, answer: str = "label
             if votes:
                 for j, v in enumerate(rec["votes"]):
                     w.writerow([f"hit-{rec['id']}", f"{rec['id']}-{j}", v["source"], "Approved", rec["id"], content,
-                                label_cell(v["label"]), v["kind"]])
+                                label_cell(v["label"]), v["kind"], "" if v.get("confidence") is None else repr(float(v["confidence"]))])
             else:
                 w.writerow([rec["id"], content])
             n += 1

@@ -11,8 +11,8 @@ and one ``gold`` vote per item with a ``GOLDEN:`` answer. The item id is ``INPUT
 ``--id-col``), else ``ASSIGNMENT:task_id``.
 
 Export writes a task file (with ``GOLDEN:``/``HINT:`` for items that have a gold vote); with
-``votes`` it writes a result file with one row per vote (plus a ``labelloop:source_kind``
-column), which imports back into the same votes.
+``votes`` it writes a result file with one row per vote (plus ``labelloop:source_kind`` and
+``labelloop:confidence`` columns), which imports back into the same votes.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from labelloop.io.importers import Row, RowSource, _is_missing
 from labelloop.progress import progress
 
 KIND_COL = "labelloop:source_kind"
+CONF_COL = "labelloop:confidence"
 SKIP_STATUS = {"REJECTED", "SKIPPED", "EXPIRED"}
 OUT_FIELD = "label"
 
@@ -70,6 +71,7 @@ def read_toloka(path: Path, *, project, schema, source_name=None, id_col=None, t
     cands = [want_c] if want_c else (["image", "image_url", "url", "img"] if image else ["text", "title", "content", "body"])
     content_col = next((f"INPUT:{c}" for c in cands if f"INPUT:{c}" in cols), None)
     has_kind = KIND_COL in cols
+    has_conf = CONF_COL in cols
     base = path.parent
 
     def rows():
@@ -88,7 +90,7 @@ def read_toloka(path: Path, *, project, schema, source_name=None, id_col=None, t
                         raise InputError(f"item '{ext}': empty ASSIGNMENT:worker_id for an answer", path=path, line=line)
                     kind = str(rec.get(KIND_COL) or "human").strip() if has_kind else "human"
                     src = f"{source_name}:{w}" if source_name else str(w).strip()
-                    votes.append((src, kind, parse_json_cell(ans)))
+                    votes.append((src, kind, parse_json_cell(ans), _conf(rec.get(CONF_COL), path, line) if has_conf else None))
             if gold_col and not has_kind and not _is_missing(rec.get(gold_col)) and ext not in golds:
                 golds.add(ext)
                 votes.append(("gold", "gold", parse_json_cell(rec[gold_col])))
@@ -107,6 +109,15 @@ def read_toloka(path: Path, *, project, schema, source_name=None, id_col=None, t
     return RowSource(rows=rows, per_item_unique=False, allow_no_content=True, label="toloka")
 
 
+def _conf(v, path, line):
+    if _is_missing(v):
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        raise InputError(f"{CONF_COL} is not a number: {v!r}", path=path, line=line) from None
+
+
 def write_toloka(project, out: Path, *, votes: bool = False, output_field: str = OUT_FIELD, **_: Any) -> int:
     """Write a Toloka task file (or, with ``votes``, a result file) as TSV to ``out``."""
     is_image = project.data_type == "image"
@@ -116,14 +127,15 @@ def write_toloka(project, out: Path, *, votes: bool = False, output_field: str =
     with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, delimiter="\t", lineterminator="\n")
         if votes:
-            w.writerow(["INPUT:id", f"INPUT:{cname}", f"OUTPUT:{output_field}", "ASSIGNMENT:worker_id", "ASSIGNMENT:status", KIND_COL])
+            w.writerow(["INPUT:id", f"INPUT:{cname}", f"OUTPUT:{output_field}", "ASSIGNMENT:worker_id", "ASSIGNMENT:status", KIND_COL, CONF_COL])
         else:
             w.writerow(["INPUT:id", f"INPUT:{cname}", f"GOLDEN:{output_field}", "HINT:text"])
         for rec in export_records(project, votes=True):
             content = rec.get(cname) or ""
             if votes:
                 for v in rec["votes"]:
-                    w.writerow([rec["id"], content, label_cell(v["label"]), v["source"], "APPROVED", v["kind"]])
+                    w.writerow([rec["id"], content, label_cell(v["label"]), v["source"], "APPROVED", v["kind"],
+                                "" if v.get("confidence") is None else repr(float(v["confidence"]))])
             else:
                 gold = next((v["label"] for v in rec["votes"] if v["kind"] == "gold"), None)
                 hint = f"the answer is {', '.join(gold) if isinstance(gold, list) else gold}" if gold is not None else ""

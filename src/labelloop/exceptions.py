@@ -15,16 +15,13 @@ and exits non-zero. Messages say what was wrong and what to do.
     ├── ConfigError              bad settings / project folder
     ├── StoreError               database problems; ``NotFoundError`` for a missing row
     │   └── NotFoundError
-    ├── NotFittedError           an estimator used before ``fit`` (also a sklearn NotFittedError)
+    ├── NotFittedError           an estimator used before ``fit`` (ValueError + AttributeError, like sklearn's)
     ├── NotificationError        a webhook / Telegram message could not be delivered
     ├── ConvergenceWarning       (a warning, not an error) EM did not converge
     └── MissingDependencyError   an optional package is not installed; says what to install
 """
 
 from __future__ import annotations
-
-from sklearn.exceptions import NotFittedError as _SkNotFittedError
-
 
 class LabelloopError(Exception):
     """Base class of every error labelloop raises on purpose."""
@@ -87,8 +84,8 @@ class NotFoundError(StoreError, LookupError):
     pass
 
 
-class NotFittedError(LabelloopError, _SkNotFittedError):
-    pass
+class NotFittedError(LabelloopError, ValueError, AttributeError):
+    """Same bases as scikit-learn's NotFittedError, without importing scikit-learn."""
 
 
 class NotificationError(LabelloopError):

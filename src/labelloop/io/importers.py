@@ -148,9 +148,11 @@ def _pick(columns: list[str], explicit: str | None, candidates: Iterable[str], w
 def _is_missing(v: Any) -> bool:
     if v is None:
         return True
-    if isinstance(v, float) and np.isnan(v):
-        return True
-    return isinstance(v, str) and not v.strip()
+    if v.__class__ is str:
+        return not v.strip()
+    if isinstance(v, float):
+        return v != v  # NaN
+    return False
 
 
 def _jsonable(v: Any) -> Any:
@@ -448,7 +450,6 @@ def _validate(make_rows, schema: LabelSchema, path: Path, *, per_item_unique: bo
     probe = copy.deepcopy(schema)
     hashes = array.array("q")
     pairs = array.array("q")
-    first_line: dict[int, int] = {}
     n = 0
     bar = progress(desc=f"check {path.name}", unit="rows")
     try:
@@ -464,8 +465,6 @@ def _validate(make_rows, schema: LabelSchema, path: Path, *, per_item_unique: bo
             else:
                 for src, *_ in row.votes:
                     pairs.append(_h64(row.external_id + "\x00" + src))
-            if n <= 2_000_000:
-                first_line.setdefault(h, row.line)
             for vote in row.votes:
                 value = vote[2]
                 try:
@@ -510,7 +509,7 @@ def _h64(s: str) -> int:
 
 def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportReport, sources_seen: dict[str, int], allow_no_content: bool, repo) -> None:
     """Upsert one batch of rows and their votes in a single transaction."""
-    from sqlalchemy import bindparam, update
+    from sqlalchemy import bindparam, func, select, update
 
     from labelloop.store.models import Item, utcnow
 
@@ -518,37 +517,40 @@ def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportR
         pid = project.id
         ext_ids = list(dict.fromkeys(r.external_id for r in batch))
         existing = _existing(s, pid, ext_ids)
-        new_payload, changed = [], []
+        new_rows, changed = [], []
+        created: set[str] = set()
         now = utcnow()
         for r in batch:
-            if r.content is None and allow_no_content:
+            if r.external_id in created:
+                continue
+            if r.content is None and allow_no_content:  # answers/gold: the item may not exist yet
                 if r.external_id not in existing:
-                    existing[r.external_id] = (None, content_hash(r.external_id.encode()))
-                    new_payload.append({"project_id": pid, "external_id": r.external_id, "text": None, "image": None,
-                                        "fields": {}, "content_hash": existing[r.external_id][1], "priority": 0.0, "created_at": now})
+                    created.add(r.external_id)
+                    new_rows.append((pid, r.external_id, None, None, "{}", content_hash(r.external_id.encode()), 0.0, now))
                 continue
             chash = content_hash(r.content or b"")
-            if r.external_id in existing and existing[r.external_id][0] is not None:
+            if r.external_id in existing:
                 if existing[r.external_id][1] != chash:
                     changed.append({"iid": existing[r.external_id][0], "text": r.text, "image": r.image, "fields": r.fields, "h": chash})
                     report.updated += 1
                 else:
                     report.unchanged += 1
-            elif r.external_id in existing:  # created earlier in this batch
                 continue
-            else:
-                existing[r.external_id] = (None, chash)
-                new_payload.append({"project_id": pid, "external_id": r.external_id, "text": r.text, "image": r.image,
-                                    "fields": r.fields, "content_hash": chash, "priority": 0.0, "created_at": now})
-                report.inserted += 1
-        if new_payload:
-            s.execute(Item.__table__.insert(), new_payload)
+            created.add(r.external_id)
+            new_rows.append((pid, r.external_id, r.text, r.image, json.dumps(r.fields, ensure_ascii=False), chash, 0.0, now))
+            report.inserted += 1
+        ids = {ext: v[0] for ext, v in existing.items()}
+        if new_rows:
+            before = s.scalar(select(func.coalesce(func.max(Item.id), 0))) or 0
+            repo.bulk_insert(s, "items", ("project_id", "external_id", "text", "image", "fields", "content_hash", "priority", "created_at"), new_rows)
+            q = select(Item.external_id, Item.id).where(Item.project_id == pid, Item.id > before)
+            ids.update((ext, iid) for ext, iid in s.execute(q) if ext in created)
         if changed:
             s.connection().execute(
                 update(Item).where(Item.id == bindparam("iid")).values(text=bindparam("text"), image=bindparam("image"), fields=bindparam("fields"), content_hash=bindparam("h")),
                 changed,
             )
-        ids = repo.item_ids_by_external(s, pid, ext_ids)
+        fresh = {ids[e] for e in created}
         # votes, grouped by source
         by_source: dict[tuple[str, str], dict[int, tuple[Any, Any]]] = {}
         for r in batch:
@@ -560,7 +562,7 @@ def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportR
         for (src, kind), votes in by_source.items():
             if src not in sources_seen:
                 sources_seen[src] = repo.get_or_create_source(s, pid, src, kind).id
-            report.votes += repo.upsert_votes(s, pid, sources_seen[src], [(iid, v, c) for iid, (v, c) in votes.items()])
+            report.votes += repo.upsert_votes(s, pid, sources_seen[src], [(iid, v, c) for iid, (v, c) in votes.items()], fresh_items=fresh)
         project.save_schema(s, schema)
         report.rows += len(batch)
 
@@ -571,8 +573,8 @@ def _existing(s, pid: int, ext_ids: list[str]) -> dict[str, tuple[int | None, st
     from labelloop.store.models import Item
 
     out: dict[str, tuple[int | None, str]] = {}
-    for i in range(0, len(ext_ids), 500):
-        chunk = ext_ids[i : i + 500]
+    for i in range(0, len(ext_ids), 2000):
+        chunk = ext_ids[i : i + 2000]
         q = select(Item.external_id, Item.id, Item.content_hash).where(Item.project_id == pid, Item.external_id.in_(chunk))
         for ext, iid, h in s.execute(q):
             out[ext] = (iid, h)

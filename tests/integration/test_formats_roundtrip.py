@@ -101,6 +101,23 @@ def test_round_trip_text(tmp_path, fmt, task):
     assert vote_set(new) == expected_votes(proj, fmt)
 
 
+@pytest.mark.parametrize("fmt", VOTE_FORMATS)
+def test_round_trip_items_known_only_by_answers(tmp_path, fmt):
+    """Items imported from an answers table have no text; they travel and come back as such."""
+    proj = make_project(tmp_path)
+    answers = tmp_path / "answers.csv"
+    answers.write_text("task,worker,label\ni4,alice,ham\ni4,carol,spam\n")
+    import_file(proj, answers, fmt="answers")
+    out = tmp_path / OUT_NAME[fmt]
+    assert export_labels(proj, out, fmt=fmt, votes=True) == 4
+    new = Project.init(tmp_path / "new")
+    import_file(new, out, fmt=fmt)
+    assert vote_set(new) == vote_set(proj)
+    with new.session() as s:
+        items = repo.items_frame(s, new.id).set_index("external_id")
+    assert pd.isna(items.loc["i4", "text"]) and items.loc["i1", "text"] == "buy now"
+
+
 @pytest.mark.parametrize("fmt", ["labelstudio", "gt-manifest", "hf"])
 def test_round_trip_images(tmp_path, fmt):
     proj = make_project(tmp_path, data="image")

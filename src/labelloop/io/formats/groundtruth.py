@@ -177,18 +177,17 @@ def read_manifest(path: Path, *, project, schema, source_name=None, id_col=None,
                     raise InputError(f"{where}: no '{idk}' attribute to identify the item", path=path, line=n)
                 ext = str(n)  # like a table without an id column: the line number
             ext = str(ext).strip()
-            text = img = None
-            if image:
-                ref = rec.get(image_col or "source-ref")
-                if _is_missing(ref):
-                    raise InputError(f"{where}: images need a 'source-ref'", path=path, line=n)
-                img = resolve_image(str(ref), base, where=f"{where}: source-ref", path=path, line=n)
+            text = img = content = None
+            key = (image_col or "source-ref") if image else (text_col or "source")
+            ref = rec.get(key)
+            if key not in rec or (ref is not None and _is_missing(ref)):
+                what = "images need a 'source-ref'" if image else "text items need a 'source'"
+                raise InputError(f"{where}: {what} attribute", path=path, line=n)
+            if ref is not None and image:  # null: an item known only by its answers
+                img = resolve_image(str(ref), base, where=f"{where}: {key}", path=path, line=n)
                 content = Path(img).read_bytes()
-            else:
-                text = rec.get(text_col or "source")
-                if _is_missing(text):
-                    raise InputError(f"{where}: text items need a 'source' attribute", path=path, line=n)
-                text = str(text)
+            elif ref is not None:
+                text = str(ref)
                 content = text.encode("utf-8")
             attr = _label_attribute(rec, label_col)
             votes: list[tuple] = []
@@ -215,7 +214,7 @@ def read_manifest(path: Path, *, project, schema, source_name=None, id_col=None,
             fields = {k: _jsonable(v) for k, v in rec.items() if k not in skip}
             yield Row(line=n, external_id=ext, text=text, image=img, fields=fields, votes=votes, content=content)
 
-    return RowSource(rows=rows, label="gt-manifest")
+    return RowSource(rows=rows, allow_no_content=True, label="gt-manifest")
 
 
 # ---------------------------------------------------------------------- export

@@ -92,6 +92,10 @@ def write_hf(project, out: Path, *, votes: bool = False, parquet: bool = False, 
     if out.is_dir() and any(out.iterdir()) and not (out / "dataset_dict.json").is_file():
         raise InputError("output folder exists and is not a saved DatasetDict; give a new or empty folder", path=out)
     dd = build_dataset_dict(project, votes=votes)
+    from labelloop.progress import is_quiet
+
+    if is_quiet():
+        _datasets().disable_progress_bars()
     tmp = out.with_name(out.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -168,9 +172,11 @@ def read_hf(path: Path, *, project, schema, source_name=None, id_col=None, text_
                 ext = rec.get(idc) if idc else f"{split}-{k + 1}"
                 if _is_missing(ext):
                     raise InputError(f"{where}: empty '{idc}'", path=path)
-                text = img = None
-                if is_image:
-                    v = rec[cc] or {}
+                text = img = content = None
+                if is_image and rec[cc] is None:
+                    pass  # an item known only by its answers
+                elif is_image:
+                    v = rec[cc]
                     if v.get("bytes"):
                         img, content = _store_image(project, v["bytes"], v.get("path") or "image.png"), v["bytes"]
                     elif v.get("path"):
@@ -178,7 +184,7 @@ def read_hf(path: Path, *, project, schema, source_name=None, id_col=None, text_
                         content = Path(img).read_bytes()
                     else:
                         raise InputError(f"{where}: '{cc}' has neither bytes nor a file path", path=path)
-                else:
+                elif rec[cc] is not None:
                     if _is_missing(rec[cc]):
                         raise InputError(f"{where}: empty '{cc}'", path=path)
                     text = str(rec[cc])
@@ -202,4 +208,4 @@ def read_hf(path: Path, *, project, schema, source_name=None, id_col=None, text_
                 fields["split"] = split
                 yield Row(line=n, external_id=str(ext), text=text, image=img, fields=fields, votes=votes, content=content)
 
-    return RowSource(rows=rows, label="hf")
+    return RowSource(rows=rows, allow_no_content=True, label="hf")

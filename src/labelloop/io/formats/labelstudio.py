@@ -103,20 +103,22 @@ def read_labelstudio(path: Path, *, project, schema, source_name=None, id_col=No
                 ext = str(task["id"])
             else:
                 raise InputError(f"{where}: no id (neither data.external_id, data.id nor id)", path=path)
-            text = img = None
+            text = img = content = None
             if image:
                 ik = image_col or next((k for k in ("image", "img", "image_url", "url") if k in data), None)
-                if ik is None or _is_missing(data.get(ik)):
+                if ik is None or (data.get(ik) is not None and _is_missing(data.get(ik))):
                     raise InputError(f"{where}: data has no image field (looked for {image_col or 'image, img, image_url, url'})", path=path)
-                img = resolve_image(str(data[ik]), base, where=f"{where}: data.{ik}", path=path)
-                content = Path(img).read_bytes()
+                if data[ik] is not None:  # null: an item known only by its answers
+                    img = resolve_image(str(data[ik]), base, where=f"{where}: data.{ik}", path=path)
+                    content = Path(img).read_bytes()
                 used = {ik}
             else:
                 tk = text_col or next((k for k in TEXT_COLUMNS if k in data), None)
-                if tk is None or _is_missing(data.get(tk)):
+                if tk is None or (data.get(tk) is not None and _is_missing(data.get(tk))):
                     raise InputError(f"{where}: data has no text field (looked for {text_col or ', '.join(TEXT_COLUMNS)}); pass --text-col", path=path)
-                text = str(data[tk])
-                content = text.encode("utf-8")
+                if data[tk] is not None:  # null: an item known only by its answers
+                    text = str(data[tk])
+                    content = text.encode("utf-8")
                 used = {tk}
             meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
             named = meta.get(META_KEY) if isinstance(meta.get(META_KEY), dict) else {}
@@ -161,7 +163,7 @@ def read_labelstudio(path: Path, *, project, schema, source_name=None, id_col=No
                 fields["labelstudio_task_id"] = task["id"]
             yield Row(line=n, external_id=ext, text=text, image=img, fields=fields, votes=votes, content=content)
 
-    return RowSource(rows=rows, label="labelstudio")
+    return RowSource(rows=rows, allow_no_content=True, label="labelstudio")
 
 
 # ---------------------------------------------------------------------- export

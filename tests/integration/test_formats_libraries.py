@@ -95,3 +95,28 @@ def test_label_studio_sdk_pre_annotations(tmp_path):
     r = subprocess.run([str(py), str(checker), str(out), str(tmp_path / "pre.label_config.xml")], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout.strip().splitlines()[-1])["errors"] == []
+
+
+@pytest.mark.slow
+def test_tasks_written_by_label_studio_sdk_import(tmp_path):
+    """Tasks the SDK itself generates from our labeling config import as votes."""
+    py = LS_VENV / "bin" / "python"
+    if not py.exists():
+        pytest.skip(f"label-studio-sdk venv not found at {LS_VENV}")
+    from labelloop.io import import_file
+    from labelloop.io.formats.labelstudio import labeling_config
+    from labelloop.project import Project
+    from labelloop.store import repo
+
+    (tmp_path / "c.xml").write_text(labeling_config(["ham", "spam"]))
+    checker = Path(__file__).parent / "helpers" / "ls_sdk_check.py"
+    r = subprocess.run([str(py), str(checker), "--generate", "3", str(tmp_path / "c.xml"), str(tmp_path / "sdk.json")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    proj = Project.init(tmp_path / "p", labels=["ham", "spam"], unknown="error")
+    rep = import_file(proj, tmp_path / "sdk.json", fmt="labelstudio")
+    assert (rep.rows, rep.votes) == (3, 6)
+    with proj.session() as s:
+        vf = repo.votes_frame(s, proj.id)
+    assert set(vf["source_kind"]) == {"human", "model"}
+    assert set(vf["label"]) <= {"ham", "spam"}

@@ -3,6 +3,9 @@
 Usage: python ls_sdk_check.py TASKS.json CONFIG.xml
 Prints a JSON report: tasks checked, errors found by ``LabelInterface`` and the rows that the
 SDK's ``Converter`` produces when it converts the file to CSV.
+
+Or: python ls_sdk_check.py --generate N CONFIG.xml OUT.json
+writes N tasks made by the SDK itself (sample data, one annotation and one prediction each).
 """
 
 import csv
@@ -13,6 +16,13 @@ from pathlib import Path
 
 from label_studio_sdk.converter import Converter
 from label_studio_sdk.label_interface import LabelInterface
+
+if sys.argv[1] == "--generate":
+    li = LabelInterface(Path(sys.argv[3]).read_text())
+    made = [{"id": k + 1, "data": li.generate_sample_task(), "annotations": [li.generate_sample_annotation()],
+             "predictions": [li.generate_sample_prediction()]} for k in range(int(sys.argv[2]))]
+    Path(sys.argv[4]).write_text(json.dumps(made))
+    sys.exit(0)
 
 tasks_path, config_path = Path(sys.argv[1]), Path(sys.argv[2])
 config = config_path.read_text()

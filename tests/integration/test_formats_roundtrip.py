@@ -163,3 +163,18 @@ def test_cli_round_trip(tmp_path, cli, fmt):
     assert json.loads(r.stdout)["votes"] == len(expected)
     with Project.open(tmp_path / "new") as new:
         assert vote_set(new) == expected
+
+
+def test_labelstudio_local_files_urls(tmp_path, monkeypatch):
+    """Image tasks can point into Label Studio's local storage and still import back."""
+    from labelloop.io.formats.labelstudio import write_labelstudio
+
+    proj = make_project(tmp_path, data="image")
+    out = tmp_path / "ls" / "deep" / "tasks.json"
+    write_labelstudio(proj, out, votes=True, local_files_root=tmp_path)
+    tasks = json.loads(out.read_text())
+    assert tasks[0]["data"]["image"] == "/data/local-files/?d=imgs/im1.png"
+    new = Project.init(tmp_path / "new", data="image")
+    monkeypatch.setenv("LOCAL_FILES_DOCUMENT_ROOT", str(tmp_path))
+    import_file(new, out, fmt="labelstudio")
+    assert vote_set(new) == vote_set(proj)

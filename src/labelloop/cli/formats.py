@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(gt, name="gt")
     ls = typer.Typer(help="Label Studio helpers.", no_args_is_help=True)
     ls.command("config")(ls_config)
+    ls.command("export")(ls_export)
     app.add_typer(ls, name="labelstudio")
 
 
@@ -139,3 +140,22 @@ def ls_config(
     else:
         typer.echo(xml, nl=False)
 
+
+
+@handle_errors
+def ls_export(
+    directory: Path = typer.Argument(..., help="Project folder."),
+    out: Path = typer.Argument(..., help="Tasks JSON to write (the labeling config goes beside it)."),
+    votes: bool = typer.Option(False, "--votes", help="Every vote: people as annotations, machines as predictions."),
+    local_files_root: Path = typer.Option(None, "--local-files-root", help="Write image paths as /data/local-files/?d=... URLs relative to this folder (Label Studio's LOCAL_FILES_DOCUMENT_ROOT)."),
+):
+    """Export Label Studio tasks, with image URLs Label Studio's local storage can serve.
+
+    Example: `labelloop labelstudio export photos tasks.json --local-files-root /data/photos`
+    """
+    from labelloop.io.formats.labelstudio import write_labelstudio
+    from labelloop.project import Project
+
+    with Project.open(directory) as proj:
+        n = write_labelstudio(proj, out, votes=votes, local_files_root=local_files_root)
+    typer.echo(f"wrote {n} tasks to {out}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,8 @@ def item_count(project) -> int:
 
 def resolve_image(ref: str, base: Path, *, where: str, path: Path, line: int | None = None) -> str:
     """An existing local image file for ``ref`` (absolute, relative to ``base``, or a
-    Label Studio ``/data/local-files/?d=`` / ``/data/upload/`` URL whose file lies beside)."""
+    Label Studio ``/data/local-files/?d=`` URL under ``LOCAL_FILES_DOCUMENT_ROOT`` or beside, or a
+    ``/data/upload/`` URL whose file lies beside)."""
     ref = str(ref).strip()
     candidates: list[Path] = []
     if ref.startswith("file://"):
@@ -55,7 +57,8 @@ def resolve_image(ref: str, base: Path, *, where: str, path: Path, line: int | N
         from urllib.parse import unquote
 
         rel = unquote(ref.split("?d=", 1)[1])
-        candidates += [Path(rel), base / rel]
+        root = os.environ.get("LOCAL_FILES_DOCUMENT_ROOT")  # Label Studio's own setting
+        candidates += ([Path(root) / rel] if root else []) + [Path(rel), base / rel, base.parent / rel]
     p = Path(ref)
     candidates += [p] if p.is_absolute() else [base / p]
     name = Path(ref.split("?", 1)[0]).name

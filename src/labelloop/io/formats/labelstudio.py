@@ -181,10 +181,26 @@ def labeling_config(classes: list[str], *, data_type: str = "text", multi: bool 
     return f'<View>\n  {obj}\n  <Choices name="{FROM_NAME}" toName="{to}" choice="{choice}">{opts}\n  </Choices>\n</View>\n'
 
 
-def write_labelstudio(project, out: Path, *, votes: bool = False, config: bool = True, **_: Any) -> int:
+def _local_files_url(image: str | None, root: Path) -> str | None:
+    from urllib.parse import quote
+
+    if image is None:
+        return None
+    try:
+        rel = Path(image).resolve().relative_to(root.resolve())
+    except ValueError:
+        raise InputError(f"image {image} is not under the local files root {root}") from None
+    return "/data/local-files/?d=" + quote(rel.as_posix())
+
+
+def write_labelstudio(project, out: Path, *, votes: bool = False, config: bool = True,
+                      local_files_root: str | Path | None = None, **_: Any) -> int:
     """Write Label Studio tasks to ``out`` (a JSON array); see the module docstring.
 
     With ``config`` the labeling config is written beside it as ``<out stem>.label_config.xml``.
+    With ``local_files_root`` image paths become Label Studio local-storage URLs
+    (``/data/local-files/?d=<path under the root>``; start Label Studio with
+    ``LOCAL_FILES_DOCUMENT_ROOT`` set to that root).
     """
     from labelloop.store import repo
 
@@ -206,7 +222,10 @@ def write_labelstudio(project, out: Path, *, votes: bool = False, config: bool =
     with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8") as fh:
         fh.write("[")
         for rec in export_records(project, votes=votes):
-            data = {"external_id": rec["id"], to_name: rec.get(to_name)}
+            media = rec.get(to_name)
+            if is_image and local_files_root is not None:
+                media = _local_files_url(media, Path(local_files_root))
+            data = {"external_id": rec["id"], to_name: media}
             task: dict[str, Any] = {"data": data}
             if votes:
                 anns, prs, names = [], [], {"annotations": [], "predictions": []}

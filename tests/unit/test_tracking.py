@@ -37,3 +37,14 @@ def test_bad_metric(tmp_path):
     t = MlflowTracker(tmp_path / "mlruns")
     with pytest.raises(InputError, match="metric 'accuracy' must be a number"):
         t.log_round(1, metrics={"accuracy": "high"})
+
+
+def test_log_rounds_from_round_records(tmp_path):
+    from labelloop.tracking import MlflowTracker
+
+    t = MlflowTracker(tmp_path / "mlruns", experiment="sim")
+    recs = [{"round": 0, "labels": 20, "test_accuracy": 0.7, "strategy": "margin"},
+            {"round": 1, "labels": 40, "test_accuracy": 0.8, "strategy": "margin"}]
+    assert len(t.log_rounds(recs, params={"dataset": "spam"})) == 2
+    frame = t.rounds()
+    assert frame["test_accuracy"].tolist() == [0.7, 0.8] and frame["strategy"].tolist() == ["margin", "margin"]

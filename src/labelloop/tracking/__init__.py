@@ -116,6 +116,18 @@ class MlflowTracker:
             self._client.log_batch(self.parent_run_id, metrics=[Metric(k, v, now, int(round)) for k, v in ms.items()])
         return r.info.run_id
 
+    def log_rounds(self, rounds: list[Mapping[str, Any]], *, params: Mapping[str, Any] | None = None, name: str = "loop") -> list[str]:
+        """Log a finished loop's round records (dicts with a ``round`` key, e.g. a simulation's
+        ``rounds``): numbers become metrics, everything else params. Returns the run ids."""
+        ids = []
+        with self.run(name=name, params=params):
+            for k, rec in enumerate(rounds):
+                r = int(rec.get("round", k))
+                metrics = {key: v for key, v in rec.items() if key != "round" and isinstance(v, numbers.Real) and not isinstance(v, bool)}
+                other = {key: v for key, v in rec.items() if key != "round" and key not in metrics}
+                ids.append(self.log_round(r, params=other, metrics=metrics))
+        return ids
+
     def rounds(self):
         """The logged rounds as a DataFrame (one row per round run), oldest first."""
         import pandas as pd

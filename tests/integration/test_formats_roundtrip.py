@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pandas as pd
 import pytest
@@ -23,10 +24,11 @@ def _make_png(path, color):
     return path
 
 
-def make_project(tmp_path, *, task="single", data="text", name="src"):
+def make_project(tmp_path, *, task="single", data="text", name="src", db=None):
     """Three items; votes of a human, a second human, gold, a model (with confidence), an LF."""
     labels = ["ham", "spam"] if task == "single" else ["a", "b", "c"]
-    proj = Project.init(tmp_path / name, task=task, data=data, labels=labels)
+    proj = Project.init(tmp_path / name, task=task, data=data, labels=labels, db=db,
+                        name=None if db is None else f"{name}-{uuid.uuid4().hex[:8]}")
     if data == "text":
         src = tmp_path / "items.csv"
         pd.DataFrame({"id": ["i1", "i2", "i3"], "text": ["buy now", "hello friend", "win, a \"prize\"\ttoday"]}).to_csv(src, index=False)
@@ -178,3 +180,16 @@ def test_labelstudio_local_files_urls(tmp_path, monkeypatch):
     monkeypatch.setenv("LOCAL_FILES_DOCUMENT_ROOT", str(tmp_path))
     import_file(new, out, fmt="labelstudio")
     assert vote_set(new) == vote_set(proj)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("fmt", VOTE_FORMATS)
+def test_round_trip_on_postgres(tmp_path, postgres_url, fmt):
+    proj = make_project(tmp_path, task="multi", db=postgres_url)
+    out = tmp_path / OUT_NAME[fmt]
+    export_labels(proj, out, fmt=fmt, votes=True)
+    new = Project.init(tmp_path / "new", task="multi", db=postgres_url, name=f"new-{uuid.uuid4().hex[:8]}")
+    import_file(new, out, fmt=fmt)
+    assert vote_set(new) == vote_set(proj)
+    proj.close()
+    new.close()

@@ -169,3 +169,30 @@ def test_voc_folder(tmp_path):
     assert votes_of(proj) == {("000001", "voc:VOC"): ("import", "dog", None), ("000002", "voc:VOC"): ("import", "person", None)}
     boxes = items_of(proj).loc["000002", "fields"]["boxes"]
     assert boxes == [{"name": "person", "bndbox": [2.0, 1.0, 6.0, 6.0], "area": 20.0, "difficult": 1, "truncated": 0, "pose": "Frontal"}]
+
+
+def test_mturk_task_answers_json(tmp_path):
+    f = tmp_path / "r.csv"
+    rows = [["H1", "W1", "Approved", "x", '[{"category":{"label":"spam"}}]'],
+            ["H1", "W2", "Approved", "x", '[{"category":{"ham":true,"spam":false}}]'],
+            ["H2", "W1", "Approved", "y", '[{"category":{"ham":{"on":false},"spam":{"on":true}}}]']]
+    import csv
+
+    with f.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["HITId", "WorkerId", "AssignmentStatus", "Input.text", "Answer.taskAnswers"])
+        w.writerows(rows)
+    proj = Project.init(tmp_path / "p", labels=["ham", "spam"])
+    import_file(proj, f, fmt="mturk")
+    assert votes_of(proj) == {("H1", "W1"): ("human", "spam", None), ("H1", "W2"): ("human", "ham", None),
+                              ("H2", "W1"): ("human", "spam", None)}
+
+
+def test_toloka_checkbox_outputs_multilabel(tmp_path):
+    f = tmp_path / "r.tsv"
+    f.write_text('INPUT:id\tINPUT:text\tOUTPUT:tags\tASSIGNMENT:worker_id\tASSIGNMENT:status\n'
+                 'a\tcats and dogs\t{"cat": true, "dog": true, "bird": false}\tw1\tAPPROVED\n'
+                 'a\tcats and dogs\t["cat"]\tw2\tAPPROVED\n')
+    proj = Project.init(tmp_path / "p", task="multi")
+    import_file(proj, f, fmt="toloka")
+    assert votes_of(proj) == {("a", "w1"): ("human", ["cat", "dog"], None), ("a", "w2"): ("human", ["cat"], None)}

@@ -80,6 +80,22 @@ def parse_json_cell(value: Any) -> Any:
     return value
 
 
+def chosen_keys(obj: Any) -> list[str] | None:
+    """Checkbox / radio answers stored as ``{"cat": true, "dog": false}`` (also ``{"on": true}``
+    values): the keys that are chosen, or None if ``obj`` is not of that shape."""
+    if not isinstance(obj, dict) or not obj:
+        return None
+    out = []
+    for k, v in obj.items():
+        if isinstance(v, dict) and set(v) == {"on"}:
+            v = v["on"]
+        if not isinstance(v, bool):
+            return None
+        if v:
+            out.append(str(k))
+    return out
+
+
 def label_cell(value: Any) -> str:
     """A label as one table cell: a class name, or a JSON list of tags."""
     if isinstance(value, list):

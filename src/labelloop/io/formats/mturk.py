@@ -4,7 +4,8 @@ A *batch input* CSV has one column per template variable (``id``, ``text`` or ``
 MTurk's *results* CSV (one row per assignment) repeats them as ``Input.<name>`` and holds the
 worker (``WorkerId``), the status (``AssignmentStatus``) and the answers (``Answer.<name>``).
 
-Answers are read from one ``Answer.`` column (``Answer.label``, a crowd-classifier's
+Answers are read from one ``Answer.`` column (``Answer.label``, the JSON ``Answer.taskAnswers``
+that crowd-html templates submit, a crowd-classifier's
 ``Answer.category.label``, a multi-select's JSON list ``Answer.category.labels``; choose with
 ``--label-col``) or from radio/checkbox columns ``Answer.<name>.<class>`` holding ``true`` /
 ``false`` (or ``{"on": true}``). Rejected assignments are skipped. The item id is ``Input.id``
@@ -17,12 +18,14 @@ Export writes a batch input CSV; with ``votes`` a results CSV with one row per v
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
 from labelloop.exceptions import InputError, MissingColumnError
 from labelloop.io.formats._common import (
     atomic_path,
+    chosen_keys,
     export_records,
     item_count,
     label_cell,
@@ -88,7 +91,9 @@ def read_mturk(path: Path, *, project, schema, source_name=None, id_col=None, te
             status = str(rec.get("AssignmentStatus") or "").strip().lower()
             votes: list[tuple] = []
             if status != "rejected":
-                if single_col:
+                if single_col == "Answer.taskAnswers":
+                    value = None if _is_missing(rec.get(single_col)) else _task_answers(rec[single_col], schema.is_multi, ext, path, line)
+                elif single_col:
                     ans = rec.get(single_col)
                     value = None if _is_missing(ans) else parse_json_cell(ans)
                 else:
@@ -115,6 +120,31 @@ def read_mturk(path: Path, *, project, schema, source_name=None, id_col=None, te
             yield Row(line=line, external_id=ext, text=text, image=img, fields=fields, votes=votes, content=content)
 
     return RowSource(rows=rows, per_item_unique=False, allow_no_content=True, label="mturk")
+
+
+def _task_answers(cell: str, multi: bool, ext: str, path, line):
+    """``Answer.taskAnswers``: the JSON list crowd-html templates submit, e.g.
+    ``[{"category": {"label": "cat"}}]`` or ``[{"animal": {"cat": true, "dog": false}}]``."""
+    from labelloop.io.formats.groundtruth import answer_label
+
+    where = f"item '{ext}': Answer.taskAnswers"
+    try:
+        data = json.loads(cell)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where} is not valid JSON ({exc.msg})", path=path, line=line) from None
+    if isinstance(data, list):
+        if len(data) != 1 or not isinstance(data[0], dict):
+            raise InputError(f"{where}: expected a list with one object", path=path, line=line)
+        data = data[0]
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected an object", path=path, line=line)
+    for v in data.values():
+        keys = chosen_keys(v)
+        if keys is not None:
+            if not multi and len(keys) != 1:
+                raise InputError(f"{where}: {len(keys)} classes chosen {keys} in a single-label project", path=path, line=line)
+            return keys if multi else keys[0]
+    return answer_label(data, where, path)
 
 
 def write_mturk(project, out: Path, *, votes: bool = False, answer: str = "label", **_: Any) -> int:

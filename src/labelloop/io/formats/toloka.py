@@ -18,12 +18,14 @@ Export writes a task file (with ``GOLDEN:``/``HINT:`` for items that have a gold
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
 from labelloop.exceptions import InputError, MissingColumnError
 from labelloop.io.formats._common import (
     atomic_path,
+    chosen_keys,
     export_records,
     item_count,
     label_cell,
@@ -90,7 +92,7 @@ def read_toloka(path: Path, *, project, schema, source_name=None, id_col=None, t
                         raise InputError(f"item '{ext}': empty ASSIGNMENT:worker_id for an answer", path=path, line=line)
                     kind = str(rec.get(KIND_COL) or "human").strip() if has_kind else "human"
                     src = f"{source_name}:{w}" if source_name else str(w).strip()
-                    votes.append((src, kind, parse_json_cell(ans), _conf(rec.get(CONF_COL), path, line) if has_conf else None))
+                    votes.append((src, kind, _answer(ans, schema.is_multi, path, line), _conf(rec.get(CONF_COL), path, line) if has_conf else None))
             if gold_col and not has_kind and not _is_missing(rec.get(gold_col)) and ext not in golds:
                 golds.add(ext)
                 votes.append(("gold", "gold", parse_json_cell(rec[gold_col])))
@@ -107,6 +109,21 @@ def read_toloka(path: Path, *, project, schema, source_name=None, id_col=None, t
             yield Row(line=line, external_id=ext, text=text, image=img, fields=fields, votes=votes, content=content)
 
     return RowSource(rows=rows, per_item_unique=False, allow_no_content=True, label="toloka")
+
+
+def _answer(value, multi: bool, path, line):
+    """An OUTPUT cell: a class, a JSON list of tags, or checkboxes ``{"cat": true, ...}``."""
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            keys = chosen_keys(json.loads(value))
+        except json.JSONDecodeError:
+            keys = None
+        if keys is None:
+            raise InputError(f"OUTPUT value {value[:80]!r} is an object but not checkboxes {{class: true/false}}", path=path, line=line)
+        if not multi and len(keys) != 1:
+            raise InputError(f"{len(keys)} classes chosen {keys} in a single-label project", path=path, line=line)
+        return keys if multi else keys[0]
+    return parse_json_cell(value)
 
 
 def _conf(v, path, line):

@@ -196,3 +196,17 @@ def test_toloka_checkbox_outputs_multilabel(tmp_path):
     proj = Project.init(tmp_path / "p", task="multi")
     import_file(proj, f, fmt="toloka")
     assert votes_of(proj) == {("a", "w1"): ("human", ["cat", "dog"], None), ("a", "w2"): ("human", ["cat"], None)}
+
+
+def test_gt_custom_job_annotations_from_all_workers(tmp_path):
+    """Custom jobs consolidated by AWS's sample Lambda keep every worker's answer
+    (``annotationsFromAllWorkers``). The objects are S3 text files, so the text of each item is
+    taken from ``source-ref`` here (``--text-col source-ref``)."""
+    proj = Project.init(tmp_path / "p")
+    import_file(proj, FIX / "gt_output_custom.manifest", fmt="gt-manifest", text_col="source-ref")
+    assert votes_of(proj) == {
+        ("d60", "private.us-east-1.166160a28ba80787"): ("human", "Response 2", None),
+        ("d60", "private.us-east-1.ef02e9a5ea346047"): ("human", "Response 2", None),
+        ("d83", "private.us-east-1.166160a28ba80787"): ("human", "Response 1", None),
+        ("d83", "private.us-east-1.ef02e9a5ea346047"): ("human", "Response 4", None),
+    }

@@ -16,9 +16,10 @@ Items are identified by the ``labelloop-id`` attribute our input manifests carry
 
 Per-worker answers come in the shape the consolidation step receives from Ground Truth
 (``{"workerId", "annotationData": {"content": "<JSON>"}}``): :func:`read_manifest` reads them
-from an ``annotations`` list (the dataset objects file given to a post-annotation Lambda) or
-from the ``worker-answers`` list that :func:`post_annotation_handler` and :func:`write_manifest`
-put into the label attribute. Where worker answers are present they become one vote per worker
+from an ``annotations`` list (the dataset objects file given to a post-annotation Lambda), from
+the ``worker-answers`` list that :func:`post_annotation_handler` and :func:`write_manifest` put
+into the label attribute, or from the ``annotationsFromAllWorkers`` list that AWS's sample
+consolidation Lambda writes for custom jobs. Where worker answers are present they become one vote per worker
 and the consolidated label is not imported (labelloop re-aggregates); otherwise the consolidated
 label is one vote of source ``gt:<job name>``.
 
@@ -200,7 +201,8 @@ def read_manifest(path: Path, *, project, schema, source_name=None, id_col=None,
                 value = rec.get(attr)
                 answers = meta.get(WORKER_ANSWERS)
                 if answers is None and isinstance(value, dict):
-                    answers = value.get(WORKER_ANSWERS)
+                    # ours, or the annotationsFromAllWorkers of AWS's sample consolidation Lambda
+                    answers = value.get(WORKER_ANSWERS, value.get("annotationsFromAllWorkers"))
                 if answers is not None:
                     votes = _worker_votes(answers, f"{where}: {attr} worker-answers", path)
                 elif value is not None and not meta.get("failure-reason"):

@@ -193,3 +193,14 @@ def test_round_trip_on_postgres(tmp_path, postgres_url, fmt):
     assert vote_set(new) == vote_set(proj)
     proj.close()
     new.close()
+
+
+def test_toloka_task_file_round_trip(tmp_path):
+    """The task file (no --votes) carries the honeypots' gold answers, and they come back."""
+    proj = make_project(tmp_path)
+    export_labels(proj, tmp_path / "tasks.tsv", fmt="toloka")
+    new = Project.init(tmp_path / "new")
+    import_file(new, tmp_path / "tasks.tsv", fmt="toloka")
+    assert vote_set(new) == {v for v in vote_set(proj) if v[2] == "gold"}
+    with new.session() as s:
+        assert repo.count_items(s, new.id) == 3

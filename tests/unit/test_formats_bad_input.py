@@ -87,10 +87,10 @@ def test_gt_manifest_bad_lines(tmp_path, lines, message):
 
 def test_toloka_bad_files(tmp_path):
     proj = Project.init(tmp_path / "p")
-    task_file = tmp_path / "tasks.tsv"
-    task_file.write_text("INPUT:id\tINPUT:text\nt1\thello\n")
-    with pytest.raises(InputError, match="no OUTPUT: column"):
-        import_file(proj, task_file, fmt="toloka")
+    other = tmp_path / "other.tsv"
+    other.write_text("id\ttext\nt1\thello\n")
+    with pytest.raises(InputError, match="no INPUT: column"):
+        import_file(proj, other, fmt="toloka")
     rows = (FIX / "toloka_results.tsv").read_text().splitlines()
     cols = rows[3].split("\t")
     cols[0] = ""

@@ -210,3 +210,15 @@ def test_gt_custom_job_annotations_from_all_workers(tmp_path):
         ("d83", "private.us-east-1.166160a28ba80787"): ("human", "Response 1", None),
         ("d83", "private.us-east-1.ef02e9a5ea346047"): ("human", "Response 4", None),
     }
+
+
+def test_toloka_task_file_with_control_tasks(tmp_path):
+    f = tmp_path / "tasks.tsv"
+    f.write_text("INPUT:id\tINPUT:text\tGOLDEN:result\tHINT:text\n"
+                 "t1\tFree iPhone, click here\tspam\tan offer of a prize is spam\n"
+                 "t2\tNice cover of the song\t\t\n")
+    proj = Project.init(tmp_path / "p", labels=["ham", "spam"])
+    rep = import_file(proj, f, fmt="toloka")
+    assert (rep.rows, rep.votes) == (2, 1)
+    assert votes_of(proj) == {("t1", "gold"): ("gold", "spam", None)}
+    assert items_of(proj).loc["t2", "text"] == "Nice cover of the song"

@@ -7,7 +7,8 @@ worker's answer in ``OUTPUT:<field>``, ``GOLDEN:<field>`` for control tasks and
 ``ASSIGNMENT:worker_id``, ``ASSIGNMENT:status`` ... columns.
 
 Import reads result files: one vote per accepted/submitted assignment (source = the worker id),
-and one ``gold`` vote per item with a ``GOLDEN:`` answer. The item id is ``INPUT:id`` (or
+and one ``gold`` vote per item with a ``GOLDEN:`` answer. A task file (no ``OUTPUT:`` column)
+gives the items and the ``gold`` votes of its control tasks. The item id is ``INPUT:id`` (or
 ``--id-col``), else ``ASSIGNMENT:task_id``.
 
 Export writes a task file (with ``GOLDEN:``/``HINT:`` for items that have a gold vote); with
@@ -50,20 +51,25 @@ def read_toloka(path: Path, *, project, schema, source_name=None, id_col=None, t
     fmt = "csv" if path.suffix.lower() == ".csv" else "tsv"
     cols = columns_of(path, fmt)
     outs = [c for c in cols if c.startswith("OUTPUT:")]
+    goldens = [c for c in cols if c.startswith("GOLDEN:")]
+    if not any(c.startswith("INPUT:") for c in cols):
+        raise MissingColumnError(f"no INPUT: column; Toloka task and result files have them; columns: {', '.join(cols)}", path=path)
+    task_file = not outs  # a task file: items, and gold answers of the control tasks
     if label_col:
-        want = label_col if label_col.startswith("OUTPUT:") else f"OUTPUT:{label_col}"
-        if want not in cols:
-            raise MissingColumnError(f"no column '{want}'; OUTPUT columns are: {', '.join(outs) or 'none'}", path=path)
-        out_col = want
+        field = label_col.split(":", 1)[1] if label_col.startswith(("OUTPUT:", "GOLDEN:")) else label_col
+        if f"OUTPUT:{field}" not in cols and not (task_file and f"GOLDEN:{field}" in cols):
+            raise MissingColumnError(f"no column 'OUTPUT:{field}'; OUTPUT columns are: {', '.join(outs) or 'none'}", path=path)
     elif len(outs) == 1:
-        out_col = outs[0]
-    elif not outs:
-        raise MissingColumnError(f"no OUTPUT: column (is this a task file rather than a result file?); columns: {', '.join(cols)}", path=path)
+        field = outs[0].split(":", 1)[1]
+    elif task_file:
+        if len(goldens) > 1:
+            raise MissingColumnError(f"several GOLDEN columns ({', '.join(goldens)}); choose one with --label-col", path=path)
+        field = goldens[0].split(":", 1)[1] if goldens else None
     else:
         raise MissingColumnError(f"several OUTPUT columns ({', '.join(outs)}); choose one with --label-col", path=path)
-    field = out_col.split(":", 1)[1]
-    gold_col = f"GOLDEN:{field}" if f"GOLDEN:{field}" in cols else None
-    if "ASSIGNMENT:worker_id" not in cols:
+    out_col = None if task_file else f"OUTPUT:{field}"
+    gold_col = f"GOLDEN:{field}" if field and f"GOLDEN:{field}" in cols else None
+    if not task_file and "ASSIGNMENT:worker_id" not in cols:
         raise MissingColumnError("no 'ASSIGNMENT:worker_id' column; Toloka result files have one", path=path)
     idc = f"INPUT:{id_col}" if id_col and f"INPUT:{id_col}" in cols else (id_col or ("INPUT:id" if "INPUT:id" in cols else "ASSIGNMENT:task_id"))
     if idc not in cols:
@@ -84,7 +90,7 @@ def read_toloka(path: Path, *, project, schema, source_name=None, id_col=None, t
             ext = str(rec[idc]).strip()
             status = str(rec.get("ASSIGNMENT:status") or "").strip().upper()
             votes: list[tuple] = []
-            if status not in SKIP_STATUS:
+            if out_col is not None and status not in SKIP_STATUS:
                 w = rec.get("ASSIGNMENT:worker_id")
                 ans = rec.get(out_col)
                 if not _is_missing(ans):
@@ -108,7 +114,7 @@ def read_toloka(path: Path, *, project, schema, source_name=None, id_col=None, t
             fields = {k.split(":", 1)[1]: v for k, v in rec.items() if k.startswith("INPUT:") and k not in (idc, content_col)}
             yield Row(line=line, external_id=ext, text=text, image=img, fields=fields, votes=votes, content=content)
 
-    return RowSource(rows=rows, per_item_unique=False, allow_no_content=True, label="toloka")
+    return RowSource(rows=rows, per_item_unique=task_file, allow_no_content=True, label="toloka")
 
 
 def _answer(value, multi: bool, path, line):

@@ -87,8 +87,10 @@ def read_labelstudio(path: Path, *, project, schema, source_name=None, id_col=No
     image = project.data_type == "image"
     base = path.parent
 
+    tasks = load_json_records(path, key="tasks")  # parsed once for both passes of the import
+
     def rows():
-        for n, task in enumerate(load_json_records(path, key="tasks"), start=1):
+        for n, task in enumerate(tasks, start=1):
             where = f"task {n}" + (f" (id {task['id']})" if "id" in task else "")
             data = task.get("data")
             if not isinstance(data, dict):

@@ -26,7 +26,7 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 demo: $(STAMP)
-	HF_HUB_OFFLINE=1 $(VENV)/bin/labelloop demo $(DEMO_DIR) $(DEMO_ARGS)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/labelloop demo $(DEMO_DIR) $(if $(wildcard ../shared/data/madewithml/projects.json),--madewithml ../shared/data/madewithml/projects.json) $(DEMO_ARGS)
 
 test: $(STAMP) system-deps
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -n 2 -q $(PYTEST_ARGS)

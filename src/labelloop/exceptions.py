@@ -18,15 +18,14 @@ and exits non-zero. Messages say what was wrong and what to do.
     │   └── ConflictError        a request that clashes with the current state (already answered,
     │                            lease expired and the item handed to someone else)
     ├── AccessError              not allowed: wrong role, paused annotator, media outside the media root
-    ├── NotFittedError           an estimator used before ``fit`` (also a sklearn NotFittedError)
+    ├── LabelingFunctionError    a labeling function raised or returned a bad label on a record
+    ├── NotFittedError           an estimator used before ``fit`` (ValueError + AttributeError, like sklearn's)
+    ├── NotificationError        a webhook / Telegram message could not be delivered
     ├── ConvergenceWarning       (a warning, not an error) EM did not converge
     └── MissingDependencyError   an optional package is not installed; says what to install
 """
 
 from __future__ import annotations
-
-from sklearn.exceptions import NotFittedError as _SkNotFittedError
-
 
 class LabelloopError(Exception):
     """Base class of every error labelloop raises on purpose."""
@@ -97,8 +96,21 @@ class AccessError(LabelloopError, PermissionError):
     pass
 
 
-class NotFittedError(LabelloopError, _SkNotFittedError):
-    pass
+class LabelingFunctionError(LabelloopError):
+    """A labeling function failed on a record; ``lf`` and ``record_id`` say which."""
+
+    def __init__(self, message: str, *, lf: str | None = None, record_id: object | None = None):
+        self.lf = lf
+        self.record_id = record_id
+        super().__init__(message)
+
+
+class NotFittedError(LabelloopError, ValueError, AttributeError):
+    """Same bases as scikit-learn's NotFittedError, without importing scikit-learn."""
+
+
+class NotificationError(LabelloopError):
+    """A notification (webhook, Telegram) could not be delivered."""
 
 
 class ConvergenceWarning(UserWarning):

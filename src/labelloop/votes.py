@@ -184,6 +184,39 @@ class VoteMatrix:
             classes=classes,
         )
 
+    @classmethod
+    def from_store(
+        cls,
+        session: Any,
+        project_id: int,
+        *,
+        kinds: Sequence[str] | None = None,
+        exclude_kinds: Sequence[str] = ("gold",),
+        classes: Sequence[Any] | None = None,
+    ) -> VoteMatrix:
+        """The votes of a single-label project (items are store item ids).
+
+        ``kinds`` keeps only those source kinds; ``exclude_kinds`` drops some (gold answers are
+        truths, not voters, by default). Classes default to the project's schema; a vote
+        outside them is a SchemaError.
+        """
+        from labelloop.store import repo
+
+        df = repo.votes_frame(session, project_id, kinds=kinds)
+        if exclude_kinds:
+            df = df[~df["source_kind"].isin(list(exclude_kinds))]
+        if len(df) == 0:
+            raise EmptyInputError("the project has no votes to aggregate; import labels or answers first")
+        if classes is None:
+            schema = repo.get_project(session, project_id).label_schema or {}
+            classes = list(schema.get("classes") or []) or None
+        if df["label"].map(lambda x: isinstance(x, list)).any():
+            raise SchemaError("the project has multi-label votes; use MultiLabelVotes.from_store")
+        return cls.from_answers(
+            df[["item_id", "source", "label"]].rename(columns={"item_id": "task", "source": "worker"}),
+            classes=classes,
+        )
+
     # ------------------------------------------------------------------ views
     def to_dense(self) -> np.ndarray:
         """Items x sources int matrix with ``-1`` for no vote (last vote wins on repeats)."""
@@ -264,6 +297,34 @@ class VoteMatrix:
             soft=np.vstack([self.vote_probs(), probs]),
         )
 
+    def with_hard_source(self, name: str, codes: np.ndarray, *, items: Sequence[Any] | None = None) -> VoteMatrix:
+        """Add one hard-voting source: ``codes`` (class codes, ``-1`` = no vote) aligned with
+        ``self.items`` (or with ``items``)."""
+        codes = np.asarray(codes)
+        idx = np.arange(self.n_items) if items is None else self.item_index(items)
+        if codes.shape != (idx.shape[0],) or not np.issubdtype(codes.dtype, np.integer):
+            raise InputError(f"codes must be {idx.shape[0]} integer class codes (-1 = no vote)")
+        if codes.size and (codes.min() < -1 or codes.max() >= self.n_classes):
+            raise SchemaError(f"class codes must lie in [-1, {self.n_classes})")
+        if name in set(self.sources.tolist()):
+            raise InputError(f"source '{name}' already votes in this matrix")
+        keep = codes >= 0
+        idx, codes = idx[keep], codes[keep].astype(np.int64)
+        soft = None
+        if self.soft is not None:
+            add = np.zeros((idx.shape[0], self.n_classes))
+            add[np.arange(idx.shape[0]), codes] = 1.0
+            soft = np.vstack([self.soft, add])
+        return VoteMatrix(
+            item_idx=np.concatenate([self.item_idx, idx]),
+            source_idx=np.concatenate([self.source_idx, np.full(idx.shape[0], self.n_sources)]),
+            labels=np.concatenate([self.labels, codes]),
+            items=self.items,
+            sources=np.append(self.sources, np.array([name], dtype=object)),
+            classes=self.classes,
+            soft=soft,
+        )
+
     def subset_votes(self, mask: np.ndarray) -> VoteMatrix:
         """Keep only the votes where ``mask`` is true (same vocabularies)."""
         mask = np.asarray(mask, dtype=bool)
@@ -305,6 +366,36 @@ class MultiLabelVotes:
             lab = np.fromiter((1 if t in s else 0 for s in tagsets), dtype=np.int64, count=len(tagsets))
             per_tag[t] = VoteMatrix(item_codes, source_codes, lab, items, sources, [0, 1])
         return cls(tags=all_tags, per_tag=per_tag, items=items, sources=sources)
+
+
+    @classmethod
+    def from_store(
+        cls,
+        session: Any,
+        project_id: int,
+        *,
+        kinds: Sequence[str] | None = None,
+        exclude_kinds: Sequence[str] = ("gold",),
+        tags: Sequence[str] | None = None,
+    ) -> MultiLabelVotes:
+        """The votes of a multi-label project (items are store item ids; tags default to the
+        project's tag list plus any tag seen in a vote)."""
+        from labelloop.store import repo
+
+        df = repo.votes_frame(session, project_id, kinds=kinds)
+        if exclude_kinds:
+            df = df[~df["source_kind"].isin(list(exclude_kinds))]
+        if len(df) == 0:
+            raise EmptyInputError("the project has no votes to aggregate; import labels or answers first")
+        records = [
+            (int(i), src, list(v) if isinstance(v, list) else [v])
+            for i, src, v in zip(df["item_id"], df["source"], df["label"], strict=True)
+        ]
+        if tags is None:
+            schema = repo.get_project(session, project_id).label_schema or {}
+            seen = sorted({t for r in records for t in r[2]})
+            tags = list(dict.fromkeys([*(schema.get("classes") or []), *seen]))
+        return cls.from_tag_sets(records, tags=tags)
 
 
 def read_answers_table(path, **kwargs) -> pd.DataFrame:

@@ -31,7 +31,7 @@ def first_item(proj) -> int:
 
 
 def drain(c, proj, h, label="a", limit=1000):
-    """Answer until 204; returns the item ids answered."""
+    """Answer until 204 (``label`` may be a function of the item id); returns the item ids answered."""
     got = []
     for _ in range(limit):
         r = c.get(f"/api/v1/projects/{proj.name}/next", headers=h)
@@ -39,7 +39,8 @@ def drain(c, proj, h, label="a", limit=1000):
             return got
         assert r.status_code == 200, r.text
         iid = r.json()["item_id"]
-        r = c.post(f"/api/v1/projects/{proj.name}/answers", headers=h, json={"item_id": iid, "label": label})
+        lab = label(iid) if callable(label) else label
+        r = c.post(f"/api/v1/projects/{proj.name}/answers", headers=h, json={"item_id": iid, "label": lab})
         assert r.status_code == 201, r.text
         got.append(iid)
     raise AssertionError("queue never ran dry")
@@ -401,23 +402,28 @@ def test_reviewer_sees_votes_annotator_does_not(tmp_path, db):
 def test_worker_round_records_skills(tmp_path, db):
     from labelloop.server.worker import Worker
 
-    proj, u = make_project(tmp_path, db, n=6, settings={"overlap": 2, "retrain_every": 4})
+    proj, u = make_project(tmp_path, db, n=6, settings={"overlap": 2, "retrain_every": 4, "loop_embed_model": "tfidf"})
     p = f"/api/v1/projects/{proj.name}"
     app = create_app(ServerSettings(projects=[proj.dir], worker=False, seed=1))
     with TestClient(app) as c:
-        drain(c, proj, token(c, u["alice"]), label="a")
+        drain(c, proj, token(c, u["alice"]), label=lambda i: "a" if i % 2 else "b")
         drain(c, proj, token(c, u["bob"]), label="b")
         handle = app.state.labelloop.projects[proj.name]
         w = Worker(handle)
         res = w.run_once()
-        assert res["state"] == "done" and res["details"]["items"] == 6
+        assert res["state"] == "done", res
+        assert res["details"]["aggregate"]["items"] == 6
+        # the learning loop's round ran too: the model's predictions are the next pre-labels
+        assert res["details"]["loop"]["items"] == 6
+        item = c.get(p + f"/items/{first_item(proj)}", headers=token(c, u["boss"])).json()
+        assert item["prelabel"] is not None and item["prelabel"]["label"] in ("a", "b")
         hb = token(c, u["boss"])
         runs = c.get(p + "/admin/worker", headers=hb).json()["runs"]
         assert runs[0]["state"] == "done" and runs[0]["answers"] == 12
         skills = {a["name"]: a["skill"] for a in c.get(p + "/admin/annotators", headers=hb).json()}
         assert skills[u["alice"]] is not None and skills[u["bob"]] is not None
         ov = c.get(p + "/admin/overview", headers=hb).json()
-        assert ov["agreement"] == {"items": 6, "pairs": 6, "pairwise": 0.0}
+        assert ov["agreement"] == {"items": 6, "pairs": 6, "pairwise": 0.5}
     proj.close()
 
 

@@ -100,6 +100,7 @@ class SettingsUpdate(Strict):
     mode: str | None = None
     retrain_every: int | None = None
     worker_loop: bool | None = None
+    loop_embed_model: str | None = Field(None, max_length=200)
     media_roots: list[str] | None = None
 
 

@@ -99,7 +99,7 @@ def default_round(handle) -> dict[str, Any]:
         except ImportError:
             out["loop"] = "the learning loop (labelloop.loop) is not available: pre-labels and priorities were not refreshed"
         else:
-            out["loop"] = run_loop_round(handle.project)
+            out["loop"] = run_loop_round(handle.project, embed_model=handle.ctx.settings.loop_embed_model)
     return out
 
 

@@ -66,6 +66,7 @@ class QueueSettings:
     mode: str = "label"  # label | accept_reject
     retrain_every: int = 50  # the worker runs a round every K new answers
     worker_loop: bool = True  # the worker's round also retrains the model (pre-labels, priorities)
+    loop_embed_model: str = "auto"  # features for that model: "auto" (sentence embeddings when installed) or "tfidf"
     media_roots: list[str] = field(default_factory=list)  # extra folders images may be served from
 
     @classmethod
@@ -102,7 +103,9 @@ def validate_settings(values: dict[str, Any]) -> dict[str, Any]:
             elif k in ("blind", "worker_loop"):
                 if not isinstance(v, bool):
                     raise ValueError
-            elif k == "mode":
+            elif k in ("mode", "loop_embed_model"):
+                if not isinstance(v, str):
+                    raise ValueError
                 v = str(v)
             elif k == "media_roots":
                 if not isinstance(v, list) or not all(isinstance(x, str) for x in v):

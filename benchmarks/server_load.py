@@ -378,7 +378,7 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
-    print(f"\n| system | db | items | clients | answers/s | next p99 ms | submit p99 ms | cycle p50 / p99 ms | over-assigned | errors |")
+    print("\n| system | db | items | clients | answers/s | next p99 ms | submit p99 ms | cycle p50 / p99 ms | over-assigned | errors |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results["labelloop"]:
         for run in r["runs"]:

@@ -7,7 +7,14 @@ import pytest
 from labelloop.exceptions import InputError, SchemaError
 from labelloop.schema import LabelSchema, Taxonomy
 from labelloop.store.fastsql import _translate
-from labelloop.store.queue import _V, QueueSettings, aggregate_votes, normalize_answer, same_label, validate_settings
+from labelloop.store.queue import (
+    _V,
+    QueueSettings,
+    aggregate_votes,
+    normalize_answer,
+    same_label,
+    validate_settings,
+)
 
 
 def votes(*values, kind="human"):

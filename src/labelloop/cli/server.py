@@ -28,22 +28,17 @@ def serve(
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark cookies Secure (when served behind HTTPS)."),
     max_body: int = typer.Option(1_000_000, "--max-body", help="Largest request body in bytes."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    demo_logins: bool = typer.Option(False, "--demo-logins", help="Create (or reset) users demo-admin and demo-annotator with random passwords and print them."),
 ):
     """Serve the labelling UI and REST API of a project.
 
     Example: `labelloop serve spam --port 8000`, then open http://127.0.0.1:8000/ and log in
     (create users first with `labelloop user add spam alice --role annotator`).
     """
-    from labelloop.exceptions import require
+    from labelloop.server.run import serve as run_server
 
-    uvicorn = require("uvicorn", extra="server", purpose="the labelling server")
-    from labelloop.server import ServerSettings, create_app
-
-    settings = ServerSettings(projects=list(directories), worker=not no_worker, secure_cookies=secure_cookies, max_body_bytes=max_body)
-    app = create_app(settings)
-    names = ", ".join(sorted(app.state.labelloop.projects))
-    typer.echo(f"labelloop serving {names} at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    run_server(directories, host=host, port=port, worker=not no_worker, with_demo_logins=demo_logins, say=typer.echo,
+               log_level=log_level, secure_cookies=secure_cookies, max_body_bytes=max_body)
 
 
 @handle_errors
@@ -149,10 +144,10 @@ def worker(
 
     Example: `labelloop worker spam` (beside `labelloop serve spam --no-worker`), or `labelloop worker spam --once`
     """
+    from labelloop.project import Project
     from labelloop.schema import LabelSchema
     from labelloop.server.state import ProjectHandle
     from labelloop.server.worker import Worker
-    from labelloop.project import Project
     from labelloop.store.queue import Database, QueueContext, QueueSettings
 
     proj = Project.open(directory)

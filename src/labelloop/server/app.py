@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -87,7 +88,7 @@ class _TooLarge(Exception):
 
 
 async def _too_large(send, limit: int) -> None:
-    body = ('{"detail":"request body too large (limit %d bytes)"}' % limit).encode()
+    body = json.dumps({"detail": f"request body too large (limit {limit} bytes)"}).encode()
     await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 

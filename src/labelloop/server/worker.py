@@ -45,7 +45,7 @@ def reaggregate_round(handle, *, max_iter: int = 10) -> dict[str, Any]:
             .where(Source.project_id == handle.id, Source.kind != "prelabel")
         ).all()
     by_item: dict[int, list[tuple[int, str, Any]]] = {}
-    for iid, kind, uid, sid, value in rows:
+    for iid, kind, _uid, sid, value in rows:
         by_item.setdefault(iid, []).append((sid, kind, value))
     users = {sid: uid for _, kind, uid, sid, _ in rows if kind == "human"}
     acc = {sid: ctx.settings.prior_accuracy for sid in users}
@@ -99,7 +99,15 @@ def default_round(handle) -> dict[str, Any]:
         except ImportError:
             out["loop"] = "the learning loop (labelloop.loop) is not available: pre-labels and priorities were not refreshed"
         else:
-            out["loop"] = run_loop_round(handle.project, embed_model=handle.ctx.settings.loop_embed_model)
+            emb = handle.ctx.settings.loop_embed_model
+            out["loop"] = run_loop_round(handle.project, embed_model=emb)
+            if out["loop"].get("human_labels", 0) >= 20:
+                from labelloop.loop.project import project_cost
+
+                try:  # learning curve + labels and cost still needed, for the dashboard
+                    out["forecast"] = project_cost(handle.project, embed_model=emb)
+                except Exception as exc:  # too few labels per class for a curve yet
+                    out["forecast"] = {"error": f"{exc.__class__.__name__}: {exc}"}
     return out
 
 

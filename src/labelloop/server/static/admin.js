@@ -93,8 +93,20 @@ async function loadLFs() {
     el("td", { text: pct(r.agreement_with_labels) }))) : [el("tr", {}, el("td", { colspan: 4, class: "muted", text: "no labeling functions applied yet" }))]);
 }
 
+function showForecast(runs) {
+  const run = runs.find((r) => r.details && r.details.forecast);
+  if (!run) return;
+  const f = run.details.forecast;
+  if (f.error) { $("forecast-text").textContent = "Not yet: " + f.error; return; }
+  const facts = Object.entries(f).filter(([k, v]) => k !== "points" && (typeof v !== "object" || v === null))
+    .map(([k, v]) => `${k.replace(/_/g, " ")}: ${typeof v === "number" ? Math.round(v * 1000) / 1000 : v}`);
+  $("forecast-text").textContent = facts.join(" · ");
+  fillTable("curve", (f.points || []).map(([n, a]) => el("tr", {}, el("td", { text: n }), el("td", { text: pct(a) }))));
+}
+
 async function loadWorker() {
   const w = await api("GET", `${P}/admin/worker`);
+  showForecast(w.runs);
   fillTable("runs", w.runs.map((r) => el("tr", {}, el("td", { text: r.id }), el("td", { text: r.state }), el("td", { text: r.answers }),
     el("td", { text: r.message || "" }), el("td", { class: "details", text: JSON.stringify(r.details).slice(0, 300) }))));
 }

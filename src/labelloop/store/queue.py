@@ -817,6 +817,26 @@ def user_progress(s: Session, ctx: QueueContext, user_id: int, *, done: int | No
     return {"done": done, "remaining": max(open_count(s, ctx) - mine_open, 0)}
 
 
+def iter_labels(db: Database, ctx: QueueContext, *, page: int = 10_000):
+    """Every item with its final label, in id order (keyset pages, one short read each):
+    tuples (external_id, text, image, label, confidence, method)."""
+    last = 0
+    while True:
+        with db.engine.connect() as conn:
+            r = Raw(conn)
+            rows = r.all(
+                "SELECT i.id, i.external_id, i.text, i.image, l.value, l.confidence, l.method FROM items i "
+                "LEFT JOIN labels l ON l.item_id = i.id WHERE i.project_id = :pid AND i.id > :last ORDER BY i.id LIMIT :n",
+                pid=ctx.project_id, last=last, n=page,
+            )
+            conn.rollback()
+        if not rows:
+            return
+        for row in rows:
+            yield row[1], row[2], row[3], r.json(row[4]), row[5], row[6]
+        last = rows[-1][0]
+
+
 def check_active(user) -> None:
     if user.paused_reason:
         raise AccessError(user.paused_reason)

@@ -378,7 +378,9 @@ def main() -> None:
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}", "seconds_per_run": args.seconds,
                "labelloop": [], "label_studio": None}
     try:
-        for db in args.db.split(","):
+        for db in [d for d in args.db.split(",") if d]:
+            if db not in ("sqlite", "postgres"):
+                raise SystemExit(f"--db takes sqlite and/or postgres (comma-separated, or empty), not {db!r}")
             print(f"labelloop on {db}, {args.items} items", flush=True)
             try:
                 results["labelloop"].append(bench_labelloop(db, args.items, clients, args.seconds, csv_path, work))

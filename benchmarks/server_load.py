@@ -361,6 +361,53 @@ def bench_label_studio(n_items: int, clients: list[int], seconds: float, csv_pat
     return out
 
 
+def bench_export(n_items: int, work: Path) -> dict:
+    """Stream an export of ``n_items`` final labels through the API (SQLite)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    import httpx
+    import pandas as pd
+
+    from labelloop.io.importers import import_file
+    from labelloop.progress import set_quiet
+    from labelloop.project import Project
+    from labelloop.store import repo
+    from labelloop.store.users import add_user
+
+    set_quiet(True)
+    csv_path = work / "export-items.csv"
+    write_items(csv_path, n_items, seed=1)
+    proj = Project.init(work / "proj-export", name="export", labels=["ham", "spam"])
+    t0 = time.perf_counter()
+    import_file(proj, csv_path)
+    import_s = time.perf_counter() - t0
+    with proj.session() as s:
+        ids = repo.items_frame(s, proj.id)["item_id"]
+        repo.write_labels(s, proj.id, pd.DataFrame({"item_id": ids, "label": "ham", "confidence": 0.9}), method="bench")
+        add_user(s, "admin", "admin", PASSWORD)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "labelloop", "serve", str(proj.dir), "--port", str(port), "--no-worker"],
+                              env=labelloop_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(base + "/api/v1/health")
+        tok = httpx.post(base + "/api/v1/auth/token", data={"username": "admin", "password": PASSWORD}).json()["access_token"]
+        t0 = time.perf_counter()
+        n, first = 0, None
+        with httpx.stream("GET", base + "/api/v1/projects/export/admin/export?format=jsonl", headers={"Authorization": "Bearer " + tok}, timeout=3600) as r:
+            for line in r.iter_lines():
+                if line:
+                    n += 1
+                    if first is None:
+                        first = time.perf_counter() - t0
+        total = time.perf_counter() - t0
+    finally:
+        server.terminate()
+        server.wait(30)
+    proj.close()
+    print(f"  export of {n} labels: first row after {first:.2f} s, all in {total:.1f} s (import of {n_items} items {import_s:.1f} s)", flush=True)
+    return {"items": n_items, "rows": n, "first_row_s": first, "export_s": total, "import_s": import_s}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--items", type=int, default=100_000)
@@ -369,6 +416,7 @@ def main() -> None:
     ap.add_argument("--db", default="sqlite,postgres")
     ap.add_argument("--label-studio", action="store_true", help=f"also measure Label Studio {LS_VERSION} (own venv)")
     ap.add_argument("--ls-items", type=int, default=10_000)
+    ap.add_argument("--export-items", type=int, default=0, help="also stream an export of this many labels (e.g. 1000000)")
     args = ap.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
@@ -386,6 +434,9 @@ def main() -> None:
                 results["labelloop"].append(bench_labelloop(db, args.items, clients, args.seconds, csv_path, work))
             except Exception as exc:  # e.g. no PostgreSQL on this machine
                 print(f"  skipped {db}: {exc.__class__.__name__}: {exc}", flush=True)
+        if args.export_items:
+            print(f"export of {args.export_items} labels (SQLite)", flush=True)
+            results["export"] = bench_export(args.export_items, work)
         if args.label_studio:
             ls_csv = work / "ls-items.csv"
             write_items(ls_csv, args.ls_items)
@@ -400,6 +451,8 @@ def main() -> None:
         results["labelloop"] = [r for r in old.get("labelloop", []) if r["db"] not in done] + results["labelloop"]
         if results["label_studio"] is None:
             results["label_studio"] = old.get("label_studio")
+        if "export" not in results and "export" in old:
+            results["export"] = old["export"]
     RESULTS.write_text(json.dumps(results, indent=2))
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
     print("\n| system | db | items | clients | answers/s | next p99 ms | submit p99 ms | cycle p50 / p99 ms | over-assigned | errors |")

@@ -39,7 +39,8 @@ def _token_from(request: Request) -> tuple[str | None, str]:
     return None, ""
 
 
-def current_user(request: Request, state: StateDep) -> CurrentUser:
+def current_user(request: Request) -> CurrentUser:
+    state: AppState = request.app.state.labelloop
     token, how = _token_from(request)
     if token is None:
         raise HTTPException(401, "not logged in: log in at /ui/ or send 'Authorization: Bearer TOKEN' (POST /api/v1/auth/token)",
@@ -79,8 +80,8 @@ ReviewerDep = Annotated[CurrentUser, Depends(reviewer)]
 AdminDep = Annotated[CurrentUser, Depends(admin)]
 
 
-def project_handle(state: StateDep, name: Annotated[str, Path(max_length=200)]) -> ProjectHandle:
-    h = state.project(name)
+def project_handle(request: Request, name: Annotated[str, Path(max_length=200)]) -> ProjectHandle:
+    h = request.app.state.labelloop.project(name)
     h.refresh()
     return h
 

@@ -172,7 +172,7 @@ class Database:
 
             @event.listens_for(self.write_engine, "begin")
             def _begin_immediate(conn):  # pragma: no cover - trivial
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
 
             self._lock: Any = threading.Lock()
         else:
@@ -219,6 +219,7 @@ class QueueContext:
     _sources: dict[int, int] = field(default_factory=dict, repr=False)  # user id -> source id
     _reaped_at: float = 0.0
     _open_count: tuple[float, int] = (0.0, 0)
+    _progress: dict[int, tuple[float, int, int]] = field(default_factory=dict, repr=False)  # user -> (time, done, mine_open)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -805,16 +806,27 @@ def open_count(s: Session, ctx: QueueContext, *, ttl: float = 1.0) -> int:
     return n
 
 
-def user_progress(s: Session, ctx: QueueContext, user_id: int, *, done: int | None = None) -> dict[str, int]:
-    """Answers given, and open items not yet handed to this user (the open count is cached)."""
-    r = Raw(s)
-    if done is None:
-        done = int(r.scalar("SELECT count(*) FROM assignments WHERE user_id = :uid AND project_id = :pid AND state = 'done'",
-                            uid=user_id, pid=ctx.project_id) or 0)
-    mine_open = int(r.scalar(
-        "SELECT count(*) FROM assignments a JOIN items i ON i.id = a.item_id WHERE a.user_id = :uid AND a.project_id = :pid "
-        "AND a.state <> 'expired' AND i.q_open = :t", uid=user_id, pid=ctx.project_id, t=True) or 0)
-    return {"done": done, "remaining": max(open_count(s, ctx) - mine_open, 0)}
+def user_progress(s: Session, ctx: QueueContext, user_id: int, *, done: int | None = None, ttl: float = 2.0) -> dict[str, int]:
+    """Answers given, and open items not yet handed to this user (counts cached for ``ttl`` s;
+    ``done`` passes a fresh answer count, e.g. the one the answer just returned)."""
+    now = time.monotonic()
+    hit = ctx._progress.get(user_id)
+    if hit is not None and now - hit[0] < ttl:
+        d, mine_open = hit[1], hit[2]
+    else:
+        r = Raw(s)
+        d = int(r.scalar("SELECT count(*) FROM assignments WHERE user_id = :uid AND project_id = :pid AND state = 'done'",
+                         uid=user_id, pid=ctx.project_id) or 0)
+        mine_open = int(r.scalar(
+            "SELECT count(*) FROM assignments a JOIN items i ON i.id = a.item_id WHERE a.user_id = :uid AND a.project_id = :pid "
+            "AND a.state <> 'expired' AND i.q_open = :t", uid=user_id, pid=ctx.project_id, t=True) or 0)
+        if len(ctx._progress) > 10_000:
+            ctx._progress.clear()
+        ctx._progress[user_id] = (now, d, mine_open)
+    if done is not None:
+        d = done
+        ctx._progress[user_id] = (ctx._progress[user_id][0], d, mine_open)
+    return {"done": d, "remaining": max(open_count(s, ctx) - mine_open, 0)}
 
 
 def iter_labels(db: Database, ctx: QueueContext, *, page: int = 10_000):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from labelloop.server.deps import ProjectDep, StateDep, UserDep
 from labelloop.server.schemas import AnswerIn, AnswerOut, ItemOut, Progress, ProjectPublic, SkipIn
@@ -43,25 +43,25 @@ def project(user: UserDep, handle: ProjectDep) -> ProjectPublic:
     responses={204: {"description": "nothing left for you"}, 403: {"description": "you are paused"}},
     summary="Lease the next item for me (the same one again until I answer, skip or it expires)",
 )
-def next_item(state: StateDep, user: UserDep, handle: ProjectDep, after: Annotated[int | None, Query(ge=1, description="prefetch: lease another item beside this one")] = None):
+def next_item(request: Request, user: UserDep, handle: ProjectDep, after: Annotated[int | None, Query(ge=1, description="prefetch: lease another item beside this one")] = None):
     queue.check_active(user)
     with handle.db.core() as s:  # one short transaction: lease, then read what to show
-        item_id = queue.next_item(s, handle.ctx, user.id, rng=state.rng, after=after)
+        item_id = queue.next_item(s, handle.ctx, user.id, rng=request.app.state.labelloop.rng, after=after)
         if item_id is None:
             return Response(status_code=204)
         return _public_item(handle, s, item_id, user.id)
 
 
 @router.post("/projects/{name}/answers", response_model=AnswerOut, status_code=201, summary="Answer an item leased to me")
-def answer(state: StateDep, user: UserDep, handle: ProjectDep, body: AnswerIn) -> AnswerOut:
+def answer(request: Request, user: UserDep, handle: ProjectDep, body: AnswerIn) -> AnswerOut:
     queue.check_active(user)
     label = queue.normalize_answer(handle.ctx.schema, body.label)
     sid = queue.ensure_human_source(handle.db, handle.ctx, user)
     with handle.db.core() as s:
         res = queue.submit_answer(s, handle.ctx, user, body.item_id, label, comment=body.comment, seconds=body.seconds, source_id=sid)
-        prog = Progress(**queue.user_progress(s, handle.ctx, user.id))
+        prog = Progress(**queue.user_progress(s, handle.ctx, user.id, done=res.answers))
     if res.paused:
-        state.forget_logins(user_id=user.id)
+        request.app.state.labelloop.forget_logins(user_id=user.id)
     return AnswerOut(item_id=res.item_id, label=res.label, paused=res.paused, progress=prog)
 
 

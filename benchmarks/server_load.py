@@ -236,10 +236,13 @@ def bench_labelloop(db_kind: str, n_items: int, clients: list[int], seconds: flo
         stop_analyze.set()
         assert rep.inserted == n_items
         max_clients = max(clients)
+        from labelloop.store.users import hash_password
+
+        pw_hash = hash_password(PASSWORD)  # one argon2 hash for every benchmark user
         with proj.session() as s:
             for i in range(max_clients):
-                add_user(s, f"ann{i}", "annotator", PASSWORD)
-            add_user(s, "admin", "admin", PASSWORD)
+                add_user(s, f"ann{i}", "annotator", PASSWORD, pw_hash=pw_hash)
+            add_user(s, "admin", "admin", PASSWORD, pw_hash=pw_hash)
         proj.update_settings(overlap=1, honeypot_rate=0.0, lease_seconds=600)
         port = free_port()
         base = f"http://127.0.0.1:{port}"

@@ -396,6 +396,14 @@ def test_reviewer_sees_votes_annotator_does_not(tmp_path, db):
         assert len(exp.text.splitlines()) == 3
         lines = c.get(p + "/admin/export?format=jsonl&votes=true", headers=hr).text.splitlines()
         assert len(lines) == 2
+        # suspected label errors (written by the quality checks) come first in the review queue
+        from labelloop.store import repo
+
+        other = iid + 1 if iid == first_item(proj) else first_item(proj)
+        with proj.session() as s:
+            repo.set_priorities(s, proj.id, [other], [0.9], "error-review")
+        rows = c.get(p + "/admin/review", headers=hr).json()
+        assert rows[0]["item_id"] == other and rows[0]["reason"] == "suspected error"
     proj.close()
 
 

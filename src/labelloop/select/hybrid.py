@@ -28,17 +28,24 @@ class DiverseUncertainty(QueryStrategy):
     boundary teaches the model little more than one of them; this spreads the batch along it.
     """
 
-    def __init__(self, *, beta: int = 10, measure: str = "margin"):
+    def __init__(self, *, beta: int = 10, measure: str = "margin", diversity: str = "kmeans"):
+        if diversity not in ("kmeans", "kcenter"):
+            raise InputError(f"unknown diversity {diversity!r}; use 'kmeans' or 'kcenter'")
         self.beta = beta
         self.measure = measure
+        self.diversity = diversity
 
     def _select(self, model, X, n, X_labeled, y_labeled, rng):
+        from labelloop.select.diversity import kcenter_greedy
+
         P = predict_proba(model, X)
         u = _measure(self.measure)(P)
         k = min(X.shape[0], max(n, int(self.beta) * n))
         cand = top_n(u, k, rng)
         if k == n:
             return cand
+        if self.diversity == "kcenter":
+            return cand[kcenter_greedy(X[cand], n, centers=X_labeled)]
         w = u[cand] - u.min() + 1e-6
         pick = kmeans_medoids(X[cand], n, sample_weight=w, random_state=rng)
         return cand[pick]

@@ -91,6 +91,7 @@ def test_embed_index_similar_dedup(cli, project):
     assert all(len(g) >= 2 for g in groups)
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line(cli, project, tmp_path):
     d, df, seeds, tmp = project
     bad = tmp_path / "seeds.csv"

@@ -3,7 +3,7 @@
     python benchmarks/replay_crowd.py [--seeds 5]
 
 For the dog (8,070 answers) and duck (4,212 answers) data sets, each seed shuffles every item's
-real answers, reveals 2 per item, then asks for one more answer only for items whose
+real answers, reveals 3 per item, then asks for one more answer only for items whose
 Dawid-Skene posterior is below 0.9999 (least confident first, a tenth of the items per wave).
 Reports the answers used when accuracy first reaches the reference figure (.843 dog, .889 duck,
 Dawid-Skene on all answers) and the accuracy at 40% of the answers. Writes

@@ -56,7 +56,7 @@ def test_replay_cli(cli, tmp_path):
     t = pd.DataFrame({"question": [1, 2], "truth": [0, 1]})
     a.to_csv(tmp_path / "a.csv", index=False)
     t.to_csv(tmp_path / "t.csv", index=False)
-    r = cli("simulate", "--answers", tmp_path / "a.csv", "--truth", tmp_path / "t.csv", "--aggregator", "mv",
+    r = cli("simulate", "--answers", tmp_path / "a.csv", "--truth", tmp_path / "t.csv", "--aggregator", "mv", "--min-answers", "2",
             "--json", tmp_path / "o.json")
     assert r.returncode == 0, r.stderr
     d = json.loads((tmp_path / "o.json").read_text())

@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         accuracy: str = typer.Option("0.9,0.85,0.8", "--annotator-accuracy", help="Simulated annotators' accuracies, comma separated."),
         spammers: int = typer.Option(0, "--spammers", help="Extra simulated annotators who answer at random."),
         aggregator: str = typer.Option("ds", "--aggregator", help="Replay: aggregation method for --answers."),
-        min_answers: int = typer.Option(2, "--min-answers", help="Replay: answers revealed per item before dynamic overlap."),
+        min_answers: int = typer.Option(3, "--min-answers", help="Replay: answers revealed per item before dynamic overlap."),
         confidence: float = typer.Option(0.9999, "--confidence", help="Replay: ask for more answers while the aggregate confidence is below this (1 = until the answers run out)."),
         max_per_item: int | None = typer.Option(None, "--max-per-item", help="Replay: most answers revealed for one item."),
         embed_model: str = typer.Option("auto", "--embed-model", help="Project: embedder for the items (auto, minilm, tfidf, histogram...)."),

@@ -114,11 +114,11 @@ def test_project_round_curve_cost(cli, shared_data, tmp_path):
     assert k["cheaper"] in ("label", "model", "none") and k["n_now"] == 80
 
 
-def test_cold_start_round_on_an_unlabelled_project(tmp_path):
+@pytest.mark.slow
+def test_cold_start_round_on_an_unlabelled_project(cli, tmp_path):
     from sqlalchemy import text
 
     from labelloop.io import import_file
-    from labelloop.loop.project import run_loop_round
     from labelloop.project import Project
 
     words = ["cat", "dog", "car", "bus", "tree", "leaf"]
@@ -127,8 +127,14 @@ def test_cold_start_round_on_an_unlabelled_project(tmp_path):
     proj = Project.init(tmp_path / "u", task="single", labels=["a", "b"])
     try:
         import_file(proj, tmp_path / "u.csv", id_col="id", text_col="text")
-        out = run_loop_round(proj, embed_model="tfidf", batch=5)
-        assert out["stage"] == "cold start" and out["queued"] == 5
+    finally:
+        proj.close()
+    r = cli("loop-round", tmp_path / "u", "--embed-model", "tfidf", "--batch", "5", "--json", tmp_path / "o.json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads((tmp_path / "o.json").read_text())
+    assert out["stage"] == "cold start" and out["queued"] == 5
+    proj = Project.open(tmp_path / "u")
+    try:
         with proj.session() as s:
             reasons = s.execute(text("select priority_reason from items where priority > 0")).all()
         assert [r for (r,) in reasons] == ["cold start: diversity"] * 5

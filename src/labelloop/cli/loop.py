@@ -113,6 +113,28 @@ def register(app: typer.Typer) -> None:
             out["html"] = str(html)
         _write_json(out, json_out)
 
+    @app.command("loop-round")
+    @handle_errors
+    def loop_round_cmd(
+        project: Path = typer.Argument(..., help="A project folder."),
+        batch: int = typer.Option(50, "--batch", help="Items to queue for people."),
+        strategy: str | None = typer.Option(None, "--strategy", help="Query strategy (default: the measured best)."),
+        model: str = typer.Option("logreg", "--model", help="logreg, svm, rf, knn, nb."),
+        semi: bool = typer.Option(False, "--semi/--no-semi", help="Also train on pseudo-labels."),
+        target_precision: float = typer.Option(0.99, "--target-precision", help="Router: precision auto-accepted answers must reach."),
+        embed_model: str = typer.Option("auto", "--embed-model", help="Embedder for the items (auto, minilm, tfidf, histogram...)."),
+        json_out: Path | None = typer.Option(None, "--json", help="Write the summary as JSON here (default: stdout)."),
+    ):
+        """One round of the loop on a project: train on human labels, write predictions, queue
+        the next batch for people, and report the share the router could auto-accept.
+
+        Example: `labelloop loop-round my-project --batch 50 --target-precision 0.99`
+        """
+        from labelloop.loop.project import run_loop_round
+
+        _write_json(run_loop_round(project, strategy=strategy, batch=batch, model=model, semi=semi,
+                                   embed_model=embed_model, target_precision=target_precision), json_out)
+
     @app.command("curve")
     @handle_errors
     def curve_cmd(

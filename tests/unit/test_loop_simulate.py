@@ -111,3 +111,12 @@ def test_simulate_and_report_writes_self_contained_html(tmp_path):
     assert len(imgs) >= 2 and base64.b64decode(imgs[0])[:8] == b"\x89PNG\r\n\x1a\n"
     assert "http://" not in page and "https://" not in page
     assert out["plan"] is not None and "advice" in out["plan"]
+
+
+@pytest.mark.parametrize("agg", [None, "onecoin", "ds"])
+def test_aggregation_of_simulated_answers(agg):
+    X, y = blobs(n=600)
+    ann = SimulatedAnnotators([0.9, 0.85], spammers=1, overlap=3)
+    r = simulate(X, y, budget=150, batch=50, init=50, annotators=ann, aggregator=agg, random_state=0, show_progress=False)
+    assert r.rounds[-1]["answers_used"] == 450
+    assert r.rounds[-1]["label_accuracy"] >= 0.85

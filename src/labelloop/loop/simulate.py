@@ -91,6 +91,30 @@ def majority_vote(items: np.ndarray, labels: np.ndarray, n_items: int, n_classes
     return out
 
 
+def _aggregate(method: str, items, workers, labels, n_items: int, n_classes: int, n_workers: int):
+    """Aggregated codes per item (-1 without answers) with a :mod:`labelloop.aggregate` method,
+    or None if aggregation is unavailable."""
+    import warnings
+
+    try:
+        from labelloop.aggregate import get_aggregator
+        from labelloop.exceptions import ConvergenceWarning
+        from labelloop.votes import VoteMatrix
+    except ImportError:  # pragma: no cover - the aggregation package ships with labelloop
+        return None
+    vm = VoteMatrix(item_idx=np.asarray(items, dtype=np.int64), source_idx=np.asarray(workers, dtype=np.int64),
+                    labels=np.asarray(labels, dtype=np.int64), items=np.arange(n_items, dtype=object),
+                    sources=np.arange(n_workers, dtype=object), classes=list(range(n_classes)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = get_aggregator(method).fit(vm)
+    out = np.full(n_items, -1, dtype=np.int64)
+    pos = np.asarray(getattr(est, "items_", np.arange(n_items)), dtype=np.int64)
+    out[pos] = np.asarray(est.codes_, dtype=np.int64)
+    has = np.bincount(np.asarray(items, dtype=np.int64), minlength=n_items) > 0
+    return np.where(has, out, -1)
+
+
 # ---------------------------------------------------------------------------- cost
 @dataclass
 class CostRates:
@@ -202,7 +226,9 @@ def _simulate(
     out). ``stop_at``: stop once test accuracy reaches this value; ``stop_fraction``: once it
     reaches this fraction of the full-pool accuracy (both save time in sweeps).
     ``aggregator(items, annotators, labels, n_items, n_classes) -> codes`` turns simulated
-    answers into labels (majority vote by default).
+    answers into labels; a name picks a method: ``"mv"`` (majority vote, the default: EM methods
+    estimate annotators poorly from the few hundred answers of an early loop) or any
+    :mod:`labelloop.aggregate` name (``"onecoin"``, ``"ds"``, ...).
     """
     from labelloop.loop.models import LoopClassifier, resolve_model
     from labelloop.loop.semi import SelfTraining
@@ -255,8 +281,12 @@ def _simulate(
         items_all = np.concatenate(ans_items)
         labels_all = np.concatenate(ans_labels)
         workers_all = np.concatenate(ans_workers)
-        if aggregator is None:
-            agg = majority_vote(items_all, labels_all, len(pool), K, rng)
+        if aggregator is None or isinstance(aggregator, str):
+            method = "mv" if aggregator is None else aggregator
+            agg = None if method == "mv" else _aggregate(method, items_all, workers_all, labels_all, len(pool), K,
+                                                          annotators.n_annotators)
+            if agg is None:
+                agg = majority_vote(items_all, labels_all, len(pool), K, rng)
         else:
             agg = np.asarray(aggregator(items_all, workers_all, labels_all, len(pool), K))
         got[labeled] = agg[labeled]

@@ -120,3 +120,28 @@ def test_aggregation_of_simulated_answers(agg):
     r = simulate(X, y, budget=150, batch=50, init=50, annotators=ann, aggregator=agg, random_state=0, show_progress=False)
     assert r.rounds[-1]["answers_used"] == 450
     assert r.rounds[-1]["label_accuracy"] >= 0.85
+
+
+def test_honeypot_weights_exact_and_spammer_outvoted():
+    from labelloop.loop.simulate import honeypot_weights, weighted_vote
+
+    # 9/10 right -> acc (9+1)/(10+2) = 5/6; K=3: log 2 + log 5; 3/10 on 3 classes -> chance -> 0
+    w = honeypot_weights(np.array([9, 3]), np.array([10, 10]), 3)
+    np.testing.assert_allclose(w, [np.log(2) + np.log(5), 0.0])
+    # one trusted annotator outvotes two spammers that agree with each other
+    items = np.array([0, 0, 0])
+    workers = np.array([0, 1, 2])
+    labels = np.array([1, 2, 2])
+    assert weighted_vote(items, workers, labels, np.array([3.0, 0.5, 0.5]), 2, 3, rng=0).tolist() == [1, -1]
+
+
+def test_honeypots_identify_the_good_annotator():
+    # one good annotator and two spammers: without gold nothing tells them apart;
+    # honeypots do, and the labels follow the good annotator
+    X, y = blobs(n=600)
+    ann = SimulatedAnnotators([0.95], spammers=2, overlap=3, honeypot_rate=0.2)
+    r = simulate(X, y, budget=150, batch=50, init=50, annotators=ann, random_state=0, show_progress=False)
+    assert r.rounds[-1]["label_accuracy"] >= 0.9
+    plain = SimulatedAnnotators([0.95], spammers=2, overlap=3)
+    r0 = simulate(X, y, budget=150, batch=50, init=50, annotators=plain, random_state=0, show_progress=False)
+    assert r0.rounds[-1]["label_accuracy"] < 0.8

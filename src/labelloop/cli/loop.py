@@ -55,6 +55,7 @@ def register(app: typer.Typer) -> None:
         overlap: int = typer.Option(0, "--overlap", help="Simulated annotators: answers per item (0 = use the truth directly)."),
         accuracy: str = typer.Option("0.9,0.85,0.8", "--annotator-accuracy", help="Simulated annotators' accuracies, comma separated."),
         spammers: int = typer.Option(0, "--spammers", help="Extra simulated annotators who answer at random."),
+        honeypots: float = typer.Option(0.0, "--honeypots", help="Share of simulated answers spent on gold items (weights annotators)."),
         aggregator: str = typer.Option("ds", "--aggregator", help="Replay: aggregation method for --answers."),
         min_answers: int = typer.Option(3, "--min-answers", help="Replay: answers revealed per item before dynamic overlap."),
         confidence: float = typer.Option(0.9999, "--confidence", help="Replay: ask for more answers while the aggregate confidence is below this (1 = until the answers run out)."),
@@ -102,7 +103,7 @@ def register(app: typer.Typer) -> None:
                 accs = [float(a) for a in accuracy.split(",") if a.strip()]
             except ValueError:
                 raise InputError(f"--annotator-accuracy must be numbers separated by commas, got {accuracy!r}") from None
-            ann = SimulatedAnnotators(accs, spammers=spammers, overlap=overlap)
+            ann = SimulatedAnnotators(accs, spammers=spammers, overlap=overlap, honeypot_rate=honeypots)
         res = simulate(X, y, strategy=strategy, init=init, batch=batch, budget=budget, test_size=test_size,
                        random_state=seed, model=model, semi=semi, annotators=ann)
         out = res.to_dict()

@@ -26,7 +26,8 @@ class SimulatedAnnotators:
     ``confusions``: one K x K row-stochastic matrix per annotator. ``spammers`` extra annotators
     answer uniformly at random. ``overlap`` answers are collected per item, from distinct
     annotators drawn at random. ``honeypot_rate``: the share of extra answers spent on gold
-    items to measure annotators (counted as answers used, not as labels).
+    items to measure annotators (counted as answers used, not as labels); the simulator weights
+    each annotator's votes by its honeypot accuracy.
     """
 
     def __init__(self, accuracies=None, *, confusions=None, spammers: int = 0, overlap: int = 1,
@@ -78,6 +79,36 @@ class SimulatedAnnotators:
                 workers.append(int(a))
                 labels.append(int(rng.choice(n_classes, p=mats[a][t])))
         return np.asarray(items), np.asarray(workers), np.asarray(labels)
+
+
+def honeypot_answers(ann: "SimulatedAnnotators", n: int, n_classes: int, rng: np.random.Generator):
+    """``n`` answers on gold items of random true class, from random annotators:
+    (annotator, correct) arrays."""
+    A = ann.n_annotators
+    mats = [ann._confusion(a, n_classes) for a in range(A)]
+    who = rng.integers(0, A, n)
+    truth = rng.integers(0, n_classes, n)
+    ans = np.array([rng.choice(n_classes, p=mats[w][t]) for w, t in zip(who, truth, strict=True)], dtype=np.int64)
+    return who, ans == truth
+
+
+def honeypot_weights(correct: np.ndarray, total: np.ndarray, n_classes: int) -> np.ndarray:
+    """Log-odds vote weights from honeypot accuracy (Laplace-smoothed):
+    log(K - 1) + log(acc / (1 - acc)), the optimal weight for an annotator whose errors are
+    uniform over the other classes; 0 for an annotator no better than chance."""
+    acc = (np.asarray(correct, dtype=np.float64) + 1.0) / (np.asarray(total, dtype=np.float64) + 2.0)
+    w = np.log(max(n_classes - 1, 1)) + np.log(acc / (1.0 - acc))
+    return np.maximum(w, 0.0)
+
+
+def weighted_vote(items, workers, labels, weights, n_items: int, n_classes: int, rng=None) -> np.ndarray:
+    """Per-item label with the largest summed annotator weight; -1 for items without answers."""
+    rng = np.random.default_rng(rng)
+    scores = np.zeros((n_items, n_classes))
+    np.add.at(scores, (items, labels), np.asarray(weights, dtype=np.float64)[workers] + 1e-9)
+    has = np.bincount(items, minlength=n_items) > 0
+    out = (scores + rng.random(scores.shape) * 1e-12).argmax(axis=1)
+    return np.where(has, out, -1)
 
 
 def majority_vote(items: np.ndarray, labels: np.ndarray, n_items: int, n_classes: int, rng=None) -> np.ndarray:
@@ -227,7 +258,8 @@ def _simulate(
     reaches this fraction of the full-pool accuracy (both save time in sweeps).
     ``aggregator(items, annotators, labels, n_items, n_classes) -> codes`` turns simulated
     answers into labels; a name picks a method: ``"mv"`` (majority vote, the default: EM methods
-    estimate annotators poorly from the few hundred answers of an early loop) or any
+    estimate annotators poorly from the few hundred answers of an early loop; weighted by
+    honeypot accuracy when the annotators answer honeypots) or any
     :mod:`labelloop.aggregate` name (``"onecoin"``, ``"ds"``, ...).
     """
     from labelloop.loop.models import LoopClassifier, resolve_model
@@ -263,6 +295,9 @@ def _simulate(
     ans_labels: list[np.ndarray] = []
     ans_workers: list[np.ndarray] = []
     answers_used = 0
+    n_ann = 0 if annotators is None else annotators.n_annotators
+    gold_total = np.zeros(n_ann, dtype=np.int64)  # honeypot answers per annotator
+    gold_correct = np.zeros(n_ann, dtype=np.int64)
     budget = int(min(budget, len(pool)))
 
     def label(batch_idx: np.ndarray) -> None:
@@ -277,7 +312,12 @@ def _simulate(
         ans_workers.append(wk)
         ans_labels.append(lb)
         n_ans = len(lb)
-        answers_used += n_ans + int(round(n_ans * annotators.honeypot_rate / (1 - annotators.honeypot_rate)))
+        n_gold = int(round(n_ans * annotators.honeypot_rate / (1 - annotators.honeypot_rate)))
+        if n_gold:
+            who, ok = honeypot_answers(annotators, n_gold, K, rng)
+            np.add.at(gold_total, who, 1)
+            np.add.at(gold_correct, who, ok.astype(np.int64))
+        answers_used += n_ans + n_gold
         items_all = np.concatenate(ans_items)
         labels_all = np.concatenate(ans_labels)
         workers_all = np.concatenate(ans_workers)
@@ -285,7 +325,10 @@ def _simulate(
             method = "mv" if aggregator is None else aggregator
             agg = None if method == "mv" else _aggregate(method, items_all, workers_all, labels_all, len(pool), K,
                                                           annotators.n_annotators)
-            if agg is None:
+            if agg is None and gold_total.sum() > 0:
+                w = honeypot_weights(gold_correct, gold_total, K)
+                agg = weighted_vote(items_all, workers_all, labels_all, w, len(pool), K, rng)
+            elif agg is None:
                 agg = majority_vote(items_all, labels_all, len(pool), K, rng)
         else:
             agg = np.asarray(aggregator(items_all, workers_all, labels_all, len(pool), K))

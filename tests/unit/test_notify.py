@@ -127,5 +127,8 @@ def test_cli_notify_set_and_test(tmp_path, server, cli):
     assert r.returncode == 0, r.stderr
     assert "sent to 1 channel" in r.stdout
     assert server.received[-1][2]["text"] == "ping"
+    r = cli("notify", "send", tmp_path / "p", "nightly import finished")
+    assert r.returncode == 0, r.stderr
+    assert server.received[-1][2]["text"] == "nightly import finished"
     r = cli("notify", "test", "--webhook", "http://127.0.0.1:9/x")
     assert r.returncode != 0 and "error: cannot reach the webhook" in r.stderr and "Traceback" not in r.stderr

@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
     notify = typer.Typer(help="Loop milestones and progress to a webhook (Slack-compatible) or a Telegram bot.", no_args_is_help=True)
     notify.command("test")(notify_test)
     notify.command("set")(notify_set)
+    notify.command("send")(notify_send)
     app.add_typer(notify, name="notify")
     gt = typer.Typer(help="SageMaker Ground Truth: input manifests and Lambda handler checks.", no_args_is_help=True)
     gt.command("manifest")(gt_manifest)
@@ -55,6 +56,27 @@ def notify_test(
     if not n:
         raise ConfigError("no notification channel configured; use --webhook URL, --telegram-token/--telegram-chat, "
                           "or `labelloop notify set DIR ...` (or LABELLOOP_WEBHOOK_URL / LABELLOOP_TELEGRAM_*)")
+    sent = n.send(message)
+    typer.echo(f"sent to {sent} channel{'s' if sent != 1 else ''}")
+
+
+@handle_errors
+def notify_send(
+    directory: Path = typer.Argument(..., help="Project folder whose notification settings to use."),
+    message: str = typer.Argument(..., help="Text to send."),
+):
+    """Send a message to the project's notification channels (for scripts and cron jobs).
+
+    Example: `labelloop notify send proj "nightly import finished: 12,000 new items"`
+    """
+    from labelloop.exceptions import ConfigError
+    from labelloop.notify import for_project
+    from labelloop.project import Project
+
+    with Project.open(directory) as proj:
+        n = for_project(proj)
+    if not n:
+        raise ConfigError(f"no notification channel configured for {directory}; run `labelloop notify set {directory} --webhook URL`")
     sent = n.send(message)
     typer.echo(f"sent to {sent} channel{'s' if sent != 1 else ''}")
 

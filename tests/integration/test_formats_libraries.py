@@ -133,3 +133,20 @@ def test_tasks_written_by_label_studio_sdk_import(tmp_path, ls_python):
         vf = repo.votes_frame(s, proj.id)
     assert set(vf["source_kind"]) == {"human", "model"}
     assert set(vf["label"]) <= {"ham", "spam"}
+
+
+def test_hf_posterior_column(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    import pandas as pd
+
+    from labelloop.store import repo
+
+    proj = make_project(tmp_path)
+    with proj.session() as s:
+        ids = repo.item_ids_by_external(s, proj.id, ["i1", "i2"])
+        repo.write_labels(s, proj.id, pd.DataFrame({"item_id": [ids["i1"], ids["i2"]], "label": ["spam", "ham"], "confidence": [0.9, 0.6],
+                                                    "probs": [{"ham": 0.1, "spam": 0.9}, {"ham": 0.6, "spam": 0.4}]}), method="ds")
+    export_labels(proj, tmp_path / "hf", fmt="hf")
+    d = datasets.load_from_disk(str(tmp_path / "hf"))["train"]
+    assert d.features["label"].names == ["ham", "spam"]
+    assert [None if p is None else [round(x, 4) for x in p] for p in d["probs"]] == [[0.1, 0.9], [0.6, 0.4], None]

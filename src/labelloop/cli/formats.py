@@ -113,6 +113,7 @@ def gt_manifest(
     out: Path = typer.Argument(..., help="Manifest file to write (JSON lines)."),
     top: int = typer.Option(None, "--top", help="Only the N items first in the queue (highest priority, e.g. picked by active learning)."),
     unlabelled: bool = typer.Option(False, "--unlabelled", help="Only items without a final label."),
+    prelabels: bool = typer.Option(False, "--prelabels", help="Add the newest model prediction as labelloop-prelabel (for auto-accept in the pre-annotation handler)."),
 ):
     """Write a Ground Truth input manifest (`source` / `source-ref` + `labelloop-id`) for the items to label.
 
@@ -122,7 +123,7 @@ def gt_manifest(
     from labelloop.project import Project
 
     with Project.open(directory) as proj:
-        n = write_manifest(proj, out, top=top, unlabelled_only=unlabelled)
+        n = write_manifest(proj, out, top=top, unlabelled_only=unlabelled, prelabels=prelabels)
     typer.echo(f"wrote {n} items to {out}")
 
 

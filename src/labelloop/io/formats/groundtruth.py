@@ -235,12 +235,14 @@ def _answer(source: str, kind: str, label: Any, confidence: float | None) -> dic
 
 
 def write_manifest(project, out: Path, *, votes: bool = False, label_attribute: str = DEFAULT_ATTR,
-                   top: int | None = None, unlabelled_only: bool = False, **_: Any) -> int:
+                   top: int | None = None, unlabelled_only: bool = False, prelabels: bool = False, **_: Any) -> int:
     """Write a manifest to ``out``.
 
     Without ``votes``: an input manifest (``source`` / ``source-ref`` plus ``labelloop-id``), in
     queue order (highest priority first) when ``top`` is given, optionally only items without a
-    final label. With ``votes``: an output manifest whose label attribute holds the final label
+    final label; with ``prelabels`` each line carries the newest model prediction as
+    ``labelloop-prelabel`` ``{label, confidence}`` (what :func:`pre_annotation_handler` reads to
+    auto-accept). With ``votes``: an output manifest whose label attribute holds the final label
     (Ground Truth's built-in classification shape) and every vote as ``worker-answers``.
     """
     from sqlalchemy import select
@@ -251,6 +253,16 @@ def write_manifest(project, out: Path, *, votes: bool = False, label_attribute: 
     is_image = project.data_type == "image"
     job_type = f"groundtruth/{'image' if is_image else 'text'}-classification" + ("-multilabel" if schema.is_multi else "")
     created = _now()
+    pre: dict[str, dict[str, Any]] = {}
+    if prelabels:
+        from labelloop.store import repo
+
+        with project.session() as s:
+            pf = repo.predictions_frame(s, project.id)
+            if len(pf):
+                ext = repo.items_frame(s, project.id, item_ids=pf["item_id"].tolist()).set_index("item_id")["external_id"]
+                for iid, lab, conf, mv in zip(pf["item_id"], pf["label"], pf["confidence"], pf["model_version"], strict=True):
+                    pre[str(ext[iid])] = {"label": _jsonable(lab), "confidence": float(conf), "model": str(mv)}
     n = 0
     if top is not None and not votes:
         with project.session() as s:
@@ -270,6 +282,8 @@ def write_manifest(project, out: Path, *, votes: bool = False, label_attribute: 
                 continue
             line: dict[str, Any] = {"source-ref": rec.get("image")} if is_image else {"source": rec.get("text")}
             line[ID_ATTR] = rec["id"]
+            if rec["id"] in pre:
+                line["labelloop-prelabel"] = pre[rec["id"]]
             if votes:
                 meta: dict[str, Any] = {"job-name": f"labeling-job/{label_attribute}", "type": job_type,
                                         "human-annotated": "yes" if any(v["kind"] in ("human", "gold") for v in rec["votes"]) else "no",

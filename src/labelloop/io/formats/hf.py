@@ -10,7 +10,7 @@ confidence}`` (multi-label labels as JSON lists). Items with a ``split`` field g
 the others to ``train``.
 
 Import (``--format hf DIR``) reads a folder written by ``save_to_disk`` (a ``DatasetDict`` or a
-``Dataset``): a ``votes`` column gives back every vote; otherwise the ``label`` column (decoded
+``Dataset``), or ``<split>.parquet`` files written by ``Dataset.to_parquet`` (a file or a folder): a ``votes`` column gives back every vote; otherwise the ``label`` column (decoded
 through its ``ClassLabel`` names) is one vote of source ``hf:<folder name>``. Images embedded in
 the dataset are written once, named by their content hash, under ``DIR/media/hf/``.
 """
@@ -142,13 +142,23 @@ def _store_image(project, data: bytes, name: str) -> str:
 def read_hf(path: Path, *, project, schema, source_name=None, id_col=None, text_col=None, label_col=None,
             image_col=None) -> RowSource:
     ds = _datasets()
-    if not path.is_dir():
-        raise InputError("--format hf reads a folder written by DatasetDict.save_to_disk", path=path)
-    try:
-        loaded = ds.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError, OSError) as exc:
-        raise InputError(f"not a saved Hugging Face dataset: {exc}", path=path) from None
-    splits = dict(loaded.items()) if isinstance(loaded, ds.DatasetDict) else {"train": loaded}
+    parquet = [path] if path.suffix == ".parquet" else sorted(path.glob("*.parquet")) if path.is_dir() else []
+    if path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "dataset_info.json").is_file()):
+        try:
+            loaded = ds.load_from_disk(str(path))
+        except (FileNotFoundError, ValueError, OSError) as exc:
+            raise InputError(f"not a saved Hugging Face dataset: {exc}", path=path) from None
+        splits = dict(loaded.items()) if isinstance(loaded, ds.DatasetDict) else {"train": loaded}
+    elif parquet:  # <split>.parquet files written by Dataset.to_parquet (features in their metadata)
+        splits = {}
+        for f in parquet:
+            try:
+                splits[f.stem] = ds.Dataset.from_parquet(str(f))
+            except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
+                raise InputError(f"not a readable Parquet file: {exc}", path=f) from None
+    else:
+        raise InputError("not a saved Hugging Face dataset: --format hf reads a folder written by "
+                         "DatasetDict.save_to_disk, or <split>.parquet files", path=path)
     is_image = project.data_type == "image"
     name = source_name or f"hf:{path.resolve().name}"
     checked = {}

@@ -25,18 +25,31 @@ def ls_python() -> Path:
     """Python of a separate venv with label-studio-sdk (it pins numpy 2.2 and pulls OpenCV, so it
     stays out of the project's environment). Created on first use (about 500 MB, a minute or
     two); set LABELLOOP_LS_SDK_INSTALL=0 to skip instead."""
-    py = LS_VENV / "bin" / "python"
-    if not py.exists():
-        if os.environ.get("LABELLOOP_LS_SDK_INSTALL", "1") == "0":
-            pytest.skip(f"label-studio-sdk venv not found at {LS_VENV} and LABELLOOP_LS_SDK_INSTALL=0")
-        try:
-            subprocess.run([sys.executable, "-m", "venv", str(LS_VENV)], check=True, capture_output=True, timeout=300)
-            subprocess.run([str(py), "-m", "pip", "install", "-q", LS_SDK], check=True, capture_output=True, timeout=900)
-        except (subprocess.SubprocessError, OSError) as exc:
-            import shutil
+    import fcntl
+    import shutil
 
-            shutil.rmtree(LS_VENV, ignore_errors=True)
-            pytest.skip(f"could not install {LS_SDK} into {LS_VENV}: {exc}")
+    py = LS_VENV / "bin" / "python"
+    done = LS_VENV / ".installed"
+    if done.exists():
+        return py
+    if os.environ.get("LABELLOOP_LS_SDK_INSTALL", "1") == "0":
+        pytest.skip(f"label-studio-sdk venv not found at {LS_VENV} and LABELLOOP_LS_SDK_INSTALL=0")
+    LS_VENV.parent.mkdir(parents=True, exist_ok=True)
+    import hashlib
+    import tempfile
+
+    lock_path = Path(tempfile.gettempdir()) / f"labelloop-ls-sdk-{hashlib.sha1(str(LS_VENV).encode()).hexdigest()[:12]}.lock"
+    with open(lock_path, "w") as lock:  # parallel test workers install it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            try:
+                shutil.rmtree(LS_VENV, ignore_errors=True)
+                subprocess.run([sys.executable, "-m", "venv", str(LS_VENV)], check=True, capture_output=True, timeout=300)
+                subprocess.run([str(py), "-m", "pip", "install", "-q", LS_SDK], check=True, capture_output=True, timeout=900)
+                done.touch()
+            except (subprocess.SubprocessError, OSError) as exc:
+                shutil.rmtree(LS_VENV, ignore_errors=True)
+                pytest.skip(f"could not install {LS_SDK} into {LS_VENV}: {exc}")
     return py
 
 

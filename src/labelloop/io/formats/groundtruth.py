@@ -11,6 +11,10 @@ through. An *output manifest* line adds a label attribute and its ``<attr>-metad
 
 Multi-label jobs write a list of class indices with ``class-map`` / ``confidence-map``.
 
+Given a labeling job's output folder (``manifests/output/output.manifest`` beside
+``annotations/worker-response/iteration-N/<dataset object id>/*.json``), the per-worker answers
+of built-in jobs are read from the worker-response files.
+
 Items are identified by the ``labelloop-id`` attribute our input manifests carry (or
 ``--id-col``), else by ``source-ref`` for images and by the line number for text.
 
@@ -140,8 +144,14 @@ def read_manifest(path: Path, *, project, schema, source_name=None, id_col=None,
     ``{datasetObjectId, dataObject, annotations}``). ``label_col`` picks the label attribute."""
     from labelloop.io.tables import iter_jsonl
 
-    if path.is_dir():
-        raise InputError("a Ground Truth manifest is a JSON lines file, not a folder", path=path)
+    responses: dict[str, list[dict]] | None = None
+    if path.is_dir():  # a labeling job's output folder: output manifest + worker responses
+        manifests = sorted(path.glob("manifests/output/*.manifest"))
+        if len(manifests) != 1:
+            raise InputError("a Ground Truth job output folder holds manifests/output/output.manifest "
+                             "(or give the manifest file itself)", path=path)
+        responses = _worker_responses(path / "annotations" / "worker-response")
+        path = manifests[0]
     with path.open("rb") as fh:
         head = fh.read(64).lstrip()
     is_request = head.startswith(b"[")
@@ -166,7 +176,8 @@ def read_manifest(path: Path, *, project, schema, source_name=None, id_col=None,
                 yield n, f"dataset object {n}", line, rec.get("annotations")
         else:
             for n, rec in iter_jsonl(path):
-                yield n, f"line {n}", rec, None
+                # worker responses are filed under the dataset object id: the 0-based line number
+                yield n, f"line {n}", rec, None if responses is None else responses.get(str(n - 1))
 
     def rows():
         for n, where, rec, worker_list in records():
@@ -217,6 +228,33 @@ def read_manifest(path: Path, *, project, schema, source_name=None, id_col=None,
             yield Row(line=n, external_id=ext, text=text, image=img, fields=fields, votes=votes, content=content)
 
     return RowSource(rows=rows, allow_no_content=True, label="gt-manifest")
+
+
+def _worker_responses(root: Path) -> dict[str, list[dict]]:
+    """Per-worker answers of a built-in job: ``worker-response/iteration-N/<object id>/*.json``,
+    each ``{"answers": [{"workerId", "answerContent", "timeSpentInSeconds", ...}]}``, as
+    consolidation-style answers per dataset object id (a later iteration's answer of the same
+    worker replaces an earlier one)."""
+    out: dict[str, dict[str, dict]] = {}
+    if not root.is_dir():
+        return {}
+    iterations = sorted(root.glob("iteration-*"), key=lambda p: int(p.name.split("-", 1)[1]) if p.name.split("-", 1)[1].isdigit() else 0)
+    for it in iterations:
+        for f in sorted(it.glob("*/*.json")):
+            where = str(f.relative_to(root))
+            try:
+                data = json.loads(f.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise InputError(f"worker response is not valid JSON ({exc})", path=f) from None
+            answers = data.get("answers") if isinstance(data, dict) else None
+            if not isinstance(answers, list):
+                raise InputError(f"{where}: expected {{\"answers\": [...]}}", path=f)
+            for j, a in enumerate(answers):
+                if not isinstance(a, dict) or _is_missing(a.get("workerId")) or "answerContent" not in a:
+                    raise InputError(f"{where}: answers[{j}] needs 'workerId' and 'answerContent'", path=f)
+                out.setdefault(f.parent.name, {})[str(a["workerId"])] = {
+                    "workerId": str(a["workerId"]), "annotationData": {"content": a["answerContent"]}}
+    return {oid: list(per.values()) for oid, per in out.items()}
 
 
 # ---------------------------------------------------------------------- export

@@ -237,3 +237,14 @@ def test_gt_job_output_folder_with_worker_responses(tmp_path):
         ("r2", "private.us-east-1.CCCC"): ("human", "negative", None),
     }
     assert items_of(proj).loc["r3", "text"] == "Shipping took a week"
+
+
+def test_coco_official_layout(tmp_path):
+    """annotations/instances_val2017.json with the images in val2017/ next to annotations/."""
+    (tmp_path / "annotations").mkdir()
+    shutil.copy(FIX / "coco_instances.json", tmp_path / "annotations" / "instances_val2017.json")
+    for k in (1, 2, 3):
+        png(tmp_path / "val2017" / f"img{k}.png")
+    proj = Project.init(tmp_path / "p", data="image")
+    import_file(proj, tmp_path / "annotations" / "instances_val2017.json", fmt="coco")
+    assert items_of(proj).loc["3", "image"] == str((tmp_path / "val2017" / "img3.png").resolve())

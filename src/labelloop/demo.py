@@ -110,7 +110,7 @@ def _loop_steps(directory: Path, say: Callable[[str], Any]) -> dict[str, Any]:
     for run in sim["results"]:
         curve = run.get("curve") or []
         if curve:
-            name = str(run.get("strategy")) + (" + pseudo-labels" if run.get("semi") else "")
+            name = str(run.get("strategy")) + (" + pseudo-labels" if run.get("params", {}).get("semi") else "")
             say(f"    {name}: test accuracy {curve[-1][1]:.3f} with {curve[-1][0]} human labels (whole pool: {run['full_accuracy']:.3f})")
     plan = sim.get("plan") or {}
     if plan.get("summary"):

@@ -114,13 +114,18 @@ class LFDawidSkene(OneCoinDawidSkene):
         if coin.shape != (S,):
             raise InputError(f"votes_count must hold one flag per source ({S}), got {coin.shape}")
         converged = False
-        for _ in range(self.max_iter):
-            correct = segsum(v.s, correct_prob(v, post), S)
-            acc = (correct + a0) / np.maximum(n + a0 + b0, 1e-12)
-            acc = np.where(n + a0 + b0 > 0, acc, 0.5)
-            prior = _m_prior(self, post)
-            fired = segsum(v.s, post[v.i], S)  # [S, K] posterior mass of the items each source voted on
-            cov = (fired + self.smoothing) / (post.sum(0)[None, :] + 2.0 * self.smoothing)
+        # with known items, the first M-step reads them alone (the supervised estimate), so
+        # the unlabelled items start from what the labelled ones say, not from the raw votes
+        first_w = g.astype(np.float64) if gi.size and (count(v.i, v.n_items)[gi] > 0).any() else None
+        for it in range(self.max_iter):
+            pw = post if it or first_w is None else post * first_w[:, None]
+            nw = n if it or first_w is None else segsum(v.s, first_w[v.i], S)
+            correct = segsum(v.s, correct_prob(v, pw), S)
+            acc = (correct + a0) / np.maximum(nw + a0 + b0, 1e-12)
+            acc = np.where(nw + a0 + b0 > 0, acc, 0.5)
+            prior = _m_prior(self, pw)
+            fired = segsum(v.s, pw[v.i], S)  # [S, K] posterior mass of the items each source voted on
+            cov = (fired + self.smoothing) / (pw.sum(0)[None, :] + 2.0 * self.smoothing)
             if self.better_than_random:
                 acc = np.maximum(acc, 1.0 / K)
                 if uni.size:
@@ -129,7 +134,7 @@ class LFDawidSkene(OneCoinDawidSkene):
                     own = cov[uni, pol[uni]]
                     bad = uni[own < cov[uni].max(axis=1)]
                     if bad.size:
-                        pooled = (fired[bad].sum(1) + self.smoothing) / (post.sum() + 2.0 * self.smoothing)
+                        pooled = (fired[bad].sum(1) + self.smoothing) / (pw.sum() + 2.0 * self.smoothing)
                         cov[bad] = pooled[:, None]
             log_conf = symmetric_log_conf(acc, K)
             log_conf[~coin] = 0.0

@@ -113,8 +113,10 @@ def run_ours(answers: Path, truth: Path, methods: list[str], repeats: dict) -> d
     out = {}
     for m in methods + ["auto"]:
         reps = repeats.get(m, repeats["default"])
-        times = []
-        for _ in range(reps):
+        times: list[float] = []
+        # at least ``reps`` runs and at least half a second of runs (max 200): the median of
+        # many short runs is robust to bursts of load on a shared machine
+        while len(times) < reps or (sum(times) < 0.5 and len(times) < 200):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 t0 = time.perf_counter()
@@ -122,7 +124,7 @@ def run_ours(answers: Path, truth: Path, methods: list[str], repeats: dict) -> d
                 labels = dict(zip(est.items_.tolist(), est.labels_.tolist(), strict=True))
                 times.append(time.perf_counter() - t0)
         acc = float(np.mean([labels.get(q) == v for q, v in truth_map.items()]))
-        out[m] = {"accuracy": acc, "time_s": float(np.median(times)), "repeats": reps}
+        out[m] = {"accuracy": acc, "time_s": float(np.median(times)), "repeats": len(times)}
         if m == "auto":
             out[m]["chosen"] = est.chosen_
     return out
@@ -199,7 +201,7 @@ def main():
     ap.add_argument("--skip-scale", action="store_true")
     args = ap.parse_args()
 
-    reps_ours = {"default": 3 if args.quick else 7}
+    reps_ours = {"default": 3 if args.quick else 15, "auto": 3 if args.quick else 5}
     reps_ck = {"default": 1 if args.quick else 3, "glad": 1, "mace": 1 if args.quick else 3}
     report: dict = {
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},

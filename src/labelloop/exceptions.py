@@ -17,6 +17,7 @@ and exits non-zero. Messages say what was wrong and what to do.
     │   └── NotFoundError
     ├── LabelingFunctionError    a labeling function raised or returned a bad label on a record
     ├── NotFittedError           an estimator used before ``fit`` (ValueError + AttributeError, like sklearn's)
+    ├── NotificationError        a webhook / Telegram message could not be delivered
     ├── ConvergenceWarning       (a warning, not an error) EM did not converge
     └── MissingDependencyError   an optional package is not installed; says what to install
 """
@@ -95,6 +96,10 @@ class LabelingFunctionError(LabelloopError):
 
 class NotFittedError(LabelloopError, ValueError, AttributeError):
     """Same bases as scikit-learn's NotFittedError, without importing scikit-learn."""
+
+
+class NotificationError(LabelloopError):
+    """A notification (webhook, Telegram) could not be delivered."""
 
 
 class ConvergenceWarning(UserWarning):

@@ -37,12 +37,15 @@ def test_aggregate_writes_labels_and_skills(cli, tmp_path):
 
 
 def test_aggregate_question_answer_columns_to_stdout_with_gold(cli, tmp_path, shared_data):
-    gold = write(tmp_path, "gold.csv", "question,truth\n1,3\n")
-    res = cli("aggregate", shared_data / "crowd" / "dog" / "answer.csv", "--method", "ds", "--gold", gold)
+    gold = write(tmp_path, "gold.csv", "question,truth\n1,3\n2,2\n")
+    quality = tmp_path / "quality.csv"
+    res = cli("aggregate", shared_data / "crowd" / "dog" / "answer.csv", "--method", "ds", "--gold", gold, "--quality-out", quality)
     assert res.returncode == 0, res.stderr
     lines = res.stdout.strip().splitlines()
     assert lines[0] == "task,label,confidence" and len(lines) == 808
     assert "1,3,1.0" in lines
+    q = pd.read_csv(quality)
+    assert len(q) == 109 and {"source", "kappa", "spammer", "weight", "action", "gold_accuracy", "gold_ci_low"} <= set(q.columns)
 
 
 def test_auto_says_what_it_picked(cli, tmp_path):

@@ -32,6 +32,9 @@ from labelloop.aggregate._kernels import Votes, normalize_rows, symmetric_log_co
 from labelloop.exceptions import ConvergenceWarning, InputError, NotFittedError, SchemaError
 from labelloop.votes import VoteMatrix
 
+#: EM shows a progress bar (unless quiet) from this many votes on
+PROGRESS_MIN_VOTES = 1_000_000
+
 
 def as_vote_matrix(votes: Any) -> VoteMatrix:
     """Accept a VoteMatrix, an answers DataFrame or a dense ``L`` matrix."""
@@ -137,7 +140,17 @@ class Aggregator(BaseEstimator):
         self.n_iter_ = 0
         self.loss_history_ = []
         self.converged_ = True
-        post = self._fit(v, g)
+        self._bar = None
+        if self.iterative and vm.n_votes >= PROGRESS_MIN_VOTES:
+            from labelloop.progress import progress
+
+            self._bar = progress(total=getattr(self, "max_iter", None), desc=f"{type(self).__name__} EM", unit="iter")
+        try:
+            post = self._fit(v, g)
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+            del self._bar
         post = self._clamp(post, g)
         self._set_outputs(post)
         return self
@@ -222,8 +235,7 @@ class Aggregator(BaseEstimator):
         self.codes_ = self._argmax(post)
         self.labels_ = np.asarray(self.classes_)[self.codes_]
         self.confidence_ = post[np.arange(post.shape[0]), self.codes_]
-        conf = np.exp(self._source_params()["log_conf"]) if hasattr(self, "_log_conf") else None
-        self.confusions_ = conf
+        self.confusions_ = np.exp(self._source_params()["log_conf"])
         self.skills_ = self._skills_frame()
 
     def _argmax(self, post: np.ndarray) -> np.ndarray:
@@ -251,6 +263,10 @@ class Aggregator(BaseEstimator):
         hist = self.loss_history_
         hist.append(float(loss))
         self.n_iter_ = len(hist)
+        bar = getattr(self, "_bar", None)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.5f}")
         if len(hist) >= 2:
             prev = hist[-2]
             return abs(prev - loss) <= self.tol * max(1.0, abs(prev))

@@ -81,7 +81,7 @@ class SimulatedAnnotators:
         return np.asarray(items), np.asarray(workers), np.asarray(labels)
 
 
-def honeypot_answers(ann: "SimulatedAnnotators", n: int, n_classes: int, rng: np.random.Generator):
+def honeypot_answers(ann: SimulatedAnnotators, n: int, n_classes: int, rng: np.random.Generator):
     """``n`` answers on gold items of random true class, from random annotators:
     (annotator, correct) arrays."""
     A = ann.n_annotators

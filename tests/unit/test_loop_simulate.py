@@ -145,3 +145,18 @@ def test_honeypots_identify_the_good_annotator():
     plain = SimulatedAnnotators([0.95], spammers=2, overlap=3)
     r0 = simulate(X, y, budget=150, batch=50, init=50, annotators=plain, random_state=0, show_progress=False)
     assert r0.rounds[-1]["label_accuracy"] < 0.8
+
+
+def test_stopping_rule_ends_the_loop_with_a_reason():
+    from labelloop.loop.stopping import StoppingRule
+
+    X, y = blobs(k=3, sep=8.0)
+    r = simulate(X, y, budget=200, stopping=StoppingRule(window=2, kappa=0.99), random_state=0, show_progress=False)
+    assert r.params["stopped"].startswith(("plateau", "predictions stable"))
+    assert r.curve[-1][0] < 200
+    money = simulate(X, y, budget=200, stopping=StoppingRule(budget=2.0, min_gain=-1, kappa=1.1),
+                     random_state=0, show_progress=False)
+    # 20 s x 10/h = 0.0556 per label: 30 labels cost 1.67, 40 cost 2.22 >= 2 -> stops at 40
+    assert money.params["stopped"].startswith("budget") and money.curve[-1][0] == 40
+    plain = simulate(X, y, budget=30, random_state=0, show_progress=False)
+    assert plain.params["stopped"] == "budget of human labels"

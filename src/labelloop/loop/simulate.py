@@ -249,13 +249,17 @@ def _simulate(
     rates: CostRates | None = None,
     stop_at: float | None = None,
     stop_fraction: float | None = None,
+    stopping=None,
     show_progress: bool | None = None,
 ) -> SimulationResult:
     """Run the active-learning loop on (X, y) with known truth; see the module docstring.
 
     ``budget`` is the most human-labelled items (the loop stops there or when the pool runs
     out). ``stop_at``: stop once test accuracy reaches this value; ``stop_fraction``: once it
-    reaches this fraction of the full-pool accuracy (both save time in sweeps).
+    reaches this fraction of the full-pool accuracy (both save time in sweeps). ``stopping``: a
+    :class:`~labelloop.loop.stopping.StoppingRule` checked after each round (budget = money,
+    plateau of the test curve, stabilising predictions on the pool); the reason it stopped is
+    in ``params["stopped"]``.
     ``aggregator(items, annotators, labels, n_items, n_classes) -> codes`` turns simulated
     answers into labels; a name picks a method: ``"mv"`` (majority vote, the default: EM methods
     estimate annotators poorly from the few hundred answers of an early loop; weighted by
@@ -345,6 +349,8 @@ def _simulate(
     bar = progress(total=budget, desc=f"simulate {strat_name}", unit="label", disable=None if show_progress is None else not show_progress)
     bar.update(int(labeled.sum()))
     graph_cache = None
+    history: list[np.ndarray] = []
+    stopped = ""
     while True:
         li = np.flatnonzero(labeled)
         yl = got[li]
@@ -374,7 +380,14 @@ def _simulate(
             "pseudo_labels": int(n_pseudo),
             "cost": round(answers_used * rates.per_answer(), 4),
         })
+        if stopping is not None:
+            history.append(clf.predict_proba(Xp).argmax(axis=1))
+            stop, why = stopping.check(spent=rounds[-1]["cost"], curve=curve, history=history)
+            if stop:
+                stopped = why
+                break
         if n_lab >= budget or labeled.all() or (stop_at is not None and acc >= stop_at):
+            stopped = "budget of human labels" if n_lab >= budget else ("pool exhausted" if labeled.all() else "target reached")
             break
         unl = np.flatnonzero(~labeled)
         n = min(int(batch), budget - n_lab, unl.size)
@@ -384,5 +397,5 @@ def _simulate(
     bar.close()
     params = {"init": int(init), "batch": int(batch), "budget": int(budget), "test_size": test_size,
               "seed": int(random_state), "semi": bool(semi) if not isinstance(semi, SelfTraining) else repr(vars(semi)), "cold_start": cold_start,
-              "n_pool": int(len(pool)), "n_test": int(len(test)), "classes": [c.item() if hasattr(c, "item") else c for c in classes]}
+              "n_pool": int(len(pool)), "stopped": stopped, "n_test": int(len(test)), "classes": [c.item() if hasattr(c, "item") else c for c in classes]}
     return SimulationResult(strategy=str(strat_name), curve=curve, full_accuracy=round(float(full_acc), 6), rounds=rounds, params=params)

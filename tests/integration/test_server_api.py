@@ -443,3 +443,30 @@ def test_openapi_lists_the_script_endpoints(tmp_path):
             assert path in paths
         assert c.get("/").status_code in (200, 307)
     proj.close()
+
+
+def test_prelabels_blind_mode_and_model_as_voter(tmp_path, db):
+    import numpy as np
+
+    from labelloop.store import repo
+
+    proj, u = make_project(tmp_path, db, n=2)
+    with proj.session() as s:
+        ids = repo.items_frame(s, proj.id)["item_id"].tolist()
+        repo.write_predictions(s, proj.id, "m1", ids, np.array([[0.2, 0.8], [0.2, 0.8]]), ["a", "b"])
+    p = f"/api/v1/projects/{proj.name}"
+    with client_for(proj) as c:
+        h = token(c, u["alice"])
+        item = c.get(p + "/next", headers=h).json()
+        assert item["prelabel"] == {"label": "b", "confidence": 0.8}
+        # the model is one more voter: human 'a' (accuracy 0.8) vs model 'b' (0.7) -> 4 / (4 + 7/3)
+        c.post(p + "/answers", headers=h, json={"item_id": item["item_id"], "label": "a"})
+        with proj.session() as s:
+            lab = repo.labels_frame(s, proj.id).set_index("item_id").loc[item["item_id"]]
+        assert lab["label"] == "a" and lab["confidence"] == pytest.approx(4 / (4 + 7 / 3))
+        hb = token(c, u["boss"])
+        assert c.put(p + "/admin/settings", headers=hb, json={"blind": True, "mode": "accept_reject"}).status_code == 200
+        assert c.get(p, headers=h).json()["blind"] is True
+        item = c.get(p + "/next", headers=h).json()
+        assert item["prelabel"] is None  # blind mode: no pre-label
+    proj.close()

@@ -202,3 +202,27 @@ def test_admin_sees_skills_and_review_queue(tmp_path, page):
         assert page.locator("#settings-card").is_visible()
         shot(page, "admin-dashboard")
     proj.close()
+
+
+def test_accept_reject_mode(tmp_path, page):
+    import numpy as np
+
+    from labelloop.store import repo
+
+    proj, u = make_project(tmp_path, None, n=3, labels=("ham", "spam"), settings={"mode": "accept_reject"})
+    with proj.session() as s:
+        ids = repo.items_frame(s, proj.id)["item_id"].tolist()
+        repo.write_predictions(s, proj.id, "m1", ids, np.tile([0.9, 0.1], (len(ids), 1)), ["ham", "spam"])
+    with serve(proj) as srv:
+        login(page, srv.url, u["alice"])
+        page.wait_for_selector("#accept-box:not([hidden])")
+        assert page.locator("#accept-label").inner_text() == "ham"
+        shot(page, "annotate-accept-reject")
+        first = int(page.locator("#item").get_attribute("data-item-id"))
+        page.keyboard.press("a")  # accept the model's 'ham'
+        wait_item_change(page, first)
+        second = int(page.locator("#item").get_attribute("data-item-id"))
+        page.keyboard.press("r")  # reject: with two classes, the other one
+        wait_item_change(page, second)
+    assert human_votes(proj) == {first: "ham", second: "spam"}
+    proj.close()

@@ -27,6 +27,7 @@ and exits non-zero. Messages say what was wrong and what to do.
 
 from __future__ import annotations
 
+
 class LabelloopError(Exception):
     """Base class of every error labelloop raises on purpose."""
 

@@ -116,7 +116,8 @@ const SETTINGS = [
   ["confidence_target", "number", "confidence target"], ["honeypot_rate", "number", "honeypot rate"],
   ["lease_seconds", "number", "lease (seconds)"], ["honeypot_min", "number", "honeypots before pausing"],
   ["pause_below", "number", "pause below honeypot accuracy"], ["model_accuracy", "number", "model weight (as accuracy)"],
-  ["retrain_every", "number", "worker round every K answers"], ["blind", "checkbox", "blind mode (hide pre-labels)"],
+  ["retrain_every", "number", "worker round every K answers"], ["worker_loop", "checkbox", "worker retrains the model"],
+  ["blind", "checkbox", "blind mode (hide pre-labels)"],
   ["mode", "select", "mode"],
 ];
 

@@ -236,14 +236,14 @@ def reap_expired(s: Session, ctx: QueueContext, *, now=None, min_interval: float
         return 0
     ctx._reaped_at = t
     now = now or utcnow()
-    rows = s.execute(
-        select(A.id, A.item_id, A.is_honeypot).where(A.project_id == ctx.project_id, A.state == "leased", A.lease_expires_at < now)
-    ).all()
-    if not rows:
-        return 0
-    s.execute(update(A).where(A.id.in_([r.id for r in rows])).values(state="expired", updated_at=now))
-    items = [r.item_id for r in rows if not r.is_honeypot]
-    _release_slots(s, ctx, items)
+    # only the rows this transaction really moves from leased to expired give their slot back
+    # (two servers reaping at once on PostgreSQL: the second finds them expired already)
+    rows = Raw(s).all(
+        "UPDATE assignments SET state = 'expired', updated_at = :now WHERE project_id = :pid AND state = 'leased' "
+        "AND lease_expires_at < :now RETURNING item_id, is_honeypot",
+        now=now, pid=ctx.project_id,
+    )
+    _release_slots(s, ctx, [r[0] for r in rows if not r[1]])
     return len(rows)
 
 
@@ -721,7 +721,10 @@ def skip_item(s: Session, ctx: QueueContext, user_id: int, item_id: int) -> None
     if a is None or a.state not in ("leased", "expired"):
         raise ConflictError(f"item {item_id} is not leased to you, so it cannot be skipped")
     now = utcnow()
-    s.execute(update(A).where(A.id == a.id).values(state="skipped", updated_at=now).execution_options(synchronize_session=False))
+    moved = Raw(s).rowcount("UPDATE assignments SET state = 'skipped', updated_at = :now WHERE id = :aid AND state = :st",
+                            now=now, aid=a.id, st=a.state)
+    if moved == 0:
+        raise ConflictError(f"item {item_id} changed meanwhile; fetch the next item")
     if a.state == "leased" and not a.is_honeypot:
         _release_slots(s, ctx, [item_id])
 
@@ -742,10 +745,12 @@ def undo_last(s: Session, ctx: QueueContext, user) -> tuple[int, Any]:
     now = utcnow()
     _lock_item(s, ctx, last.item_id)
     # give back what the user holds now (e.g. the prefetched next item)
-    held = s.execute(select(A.id, A.item_id, A.is_honeypot).where(A.user_id == user.id, A.project_id == ctx.project_id, A.state == "leased")).all()
-    if held:
-        s.execute(update(A).where(A.id.in_([h.id for h in held])).values(state="expired", updated_at=now).execution_options(synchronize_session=False))
-        _release_slots(s, ctx, [h.item_id for h in held if not h.is_honeypot])
+    held = Raw(s).all(
+        "UPDATE assignments SET state = 'expired', updated_at = :now WHERE user_id = :uid AND project_id = :pid AND state = 'leased' "
+        "RETURNING item_id, is_honeypot",
+        now=now, uid=user.id, pid=ctx.project_id,
+    )
+    _release_slots(s, ctx, [h[0] for h in held if not h[1]])
     sid = human_source_id(s, ctx, user.id, user.name)
     previous = s.scalar(select(Vote.value).where(Vote.item_id == last.item_id, Vote.source_id == sid))
     s.execute(delete(Vote).where(Vote.item_id == last.item_id, Vote.source_id == sid).execution_options(synchronize_session=False))

@@ -80,47 +80,75 @@ def pct(values, q):
 
 
 # ---------------------------------------------------------------------- clients
-def _client_proc(base: str, project: str, tokens: list[str], seconds: float, start_at: float, kind: str, q) -> None:
-    import httpx
+class _Http:
+    """A minimal keep-alive HTTP/1.1 client (stdlib), so the load generator itself stays cheap
+    on the CPU it shares with the server under test."""
 
+    def __init__(self, base: str, headers: dict[str, str]):
+        import http.client
+        from urllib.parse import urlsplit
+
+        u = urlsplit(base)
+        self._mk = lambda: http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+        self.conn = self._mk()
+        self.headers = headers
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        h = dict(self.headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        for attempt in (0, 1):
+            try:
+                self.conn.request(method, path, body=data, headers=h)
+                r = self.conn.getresponse()
+                return r.status, r.read()
+            except (ConnectionError, OSError):
+                if attempt:
+                    raise
+                self.conn.close()
+                self.conn = self._mk()
+        raise RuntimeError("unreachable")
+
+
+def _client_proc(base: str, project: str, tokens: list[str], seconds: float, start_at: float, kind: str, q) -> None:
     out = []
     lock = threading.Lock()
 
     def annotate(tok):
         recs = []
         if kind == "labelloop":
-            h = {"Authorization": "Bearer " + tok}
+            c = _Http(base, {"Authorization": "Bearer " + tok})
             nxt, ans = f"/api/v1/projects/{project}/next", f"/api/v1/projects/{project}/answers"
         else:
-            h = {"Authorization": "Token " + tok}
-        with httpx.Client(base_url=base, headers=h, timeout=120) as c:
-            while time.time() < start_at:
-                time.sleep(0.005)
-            end = start_at + seconds
-            while time.time() < end:
-                t0 = time.perf_counter()
-                if kind == "labelloop":
-                    r = c.get(nxt)
-                    t1 = time.perf_counter()
-                    if r.status_code == 204:
-                        break
-                    if r.status_code != 200:
-                        recs.append(("error", r.status_code, 0, 0))
-                        continue
-                    iid = r.json()["item_id"]
-                    r2 = c.post(ans, json={"item_id": iid, "label": random.choice(("ham", "spam"))})
-                else:
-                    r = c.get(f"/api/projects/{project}/next")
-                    t1 = time.perf_counter()
-                    if r.status_code != 200:
-                        break
-                    iid = r.json()["id"]
-                    r2 = c.post(f"/api/tasks/{iid}/annotations/", json={
-                        "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [random.choice(("ham", "spam"))]}}],
-                        "lead_time": 1.0,
-                    })
-                t2 = time.perf_counter()
-                recs.append(("ok" if r2.status_code in (200, 201) else "error", r2.status_code if r2.status_code not in (200, 201) else iid, t1 - t0, t2 - t1))
+            c = _Http(base, {"Authorization": "Token " + tok})
+            nxt = f"/api/projects/{project}/next"
+        while time.time() < start_at:
+            time.sleep(0.005)
+        end = start_at + seconds
+        while time.time() < end:
+            t0 = time.perf_counter()
+            status, body = c.request("GET", nxt)
+            t1 = time.perf_counter()
+            if kind == "labelloop":
+                if status == 204:
+                    break
+                if status != 200:
+                    recs.append(("error", status, 0, 0))
+                    continue
+                iid = json.loads(body)["item_id"]
+                st2, _ = c.request("POST", ans, {"item_id": iid, "label": random.choice(("ham", "spam"))})
+            else:
+                if status != 200:
+                    break
+                iid = json.loads(body)["id"]
+                st2, _ = c.request("POST", f"/api/tasks/{iid}/annotations/", {
+                    "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [random.choice(("ham", "spam"))]}}],
+                    "lead_time": 1.0,
+                })
+            t2 = time.perf_counter()
+            recs.append(("ok" if st2 in (200, 201) else "error", iid if st2 in (200, 201) else st2, t1 - t0, t2 - t1))
         with lock:
             out.extend(recs)
 

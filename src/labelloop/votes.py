@@ -184,6 +184,39 @@ class VoteMatrix:
             classes=classes,
         )
 
+    @classmethod
+    def from_store(
+        cls,
+        session: Any,
+        project_id: int,
+        *,
+        kinds: Sequence[str] | None = None,
+        exclude_kinds: Sequence[str] = ("gold",),
+        classes: Sequence[Any] | None = None,
+    ) -> VoteMatrix:
+        """The votes of a single-label project (items are store item ids).
+
+        ``kinds`` keeps only those source kinds; ``exclude_kinds`` drops some (gold answers are
+        truths, not voters, by default). Classes default to the project's schema; a vote
+        outside them is a SchemaError.
+        """
+        from labelloop.store import repo
+
+        df = repo.votes_frame(session, project_id, kinds=kinds)
+        if exclude_kinds:
+            df = df[~df["source_kind"].isin(list(exclude_kinds))]
+        if len(df) == 0:
+            raise EmptyInputError("the project has no votes to aggregate; import labels or answers first")
+        if classes is None:
+            schema = repo.get_project(session, project_id).label_schema or {}
+            classes = list(schema.get("classes") or []) or None
+        if df["label"].map(lambda x: isinstance(x, list)).any():
+            raise SchemaError("the project has multi-label votes; use MultiLabelVotes.from_store")
+        return cls.from_answers(
+            df[["item_id", "source", "label"]].rename(columns={"item_id": "task", "source": "worker"}),
+            classes=classes,
+        )
+
     # ------------------------------------------------------------------ views
     def to_dense(self) -> np.ndarray:
         """Items x sources int matrix with ``-1`` for no vote (last vote wins on repeats)."""
@@ -333,6 +366,36 @@ class MultiLabelVotes:
             lab = np.fromiter((1 if t in s else 0 for s in tagsets), dtype=np.int64, count=len(tagsets))
             per_tag[t] = VoteMatrix(item_codes, source_codes, lab, items, sources, [0, 1])
         return cls(tags=all_tags, per_tag=per_tag, items=items, sources=sources)
+
+
+    @classmethod
+    def from_store(
+        cls,
+        session: Any,
+        project_id: int,
+        *,
+        kinds: Sequence[str] | None = None,
+        exclude_kinds: Sequence[str] = ("gold",),
+        tags: Sequence[str] | None = None,
+    ) -> MultiLabelVotes:
+        """The votes of a multi-label project (items are store item ids; tags default to the
+        project's tag list plus any tag seen in a vote)."""
+        from labelloop.store import repo
+
+        df = repo.votes_frame(session, project_id, kinds=kinds)
+        if exclude_kinds:
+            df = df[~df["source_kind"].isin(list(exclude_kinds))]
+        if len(df) == 0:
+            raise EmptyInputError("the project has no votes to aggregate; import labels or answers first")
+        records = [
+            (int(i), src, list(v) if isinstance(v, list) else [v])
+            for i, src, v in zip(df["item_id"], df["source"], df["label"], strict=True)
+        ]
+        if tags is None:
+            schema = repo.get_project(session, project_id).label_schema or {}
+            seen = sorted({t for r in records for t in r[2]})
+            tags = list(dict.fromkeys([*(schema.get("classes") or []), *seen]))
+        return cls.from_tag_sets(records, tags=tags)
 
 
 def read_answers_table(path, **kwargs) -> pd.DataFrame:

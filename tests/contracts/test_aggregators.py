@@ -10,7 +10,13 @@ import pytest
 from sklearn.base import clone
 
 from labelloop.aggregate import AGGREGATORS, Auto, get_aggregator
-from labelloop.exceptions import ConvergenceWarning, EmptyInputError, InputError, NotFittedError, SchemaError
+from labelloop.exceptions import (
+    ConvergenceWarning,
+    EmptyInputError,
+    InputError,
+    NotFittedError,
+    SchemaError,
+)
 from labelloop.votes import VoteMatrix
 
 NAMES = [*AGGREGATORS, "auto"]
@@ -58,6 +64,8 @@ def test_learned_state(name):
     assert list(est.skills_.index) == list(vm.sources)
     assert {"skill", "accuracy", "n_answers"} <= set(est.skills_.columns)
     assert est.skills_["n_answers"].tolist() == [n] * vm.n_sources
+    assert est.confusions_.shape == (vm.n_sources, K, K)
+    np.testing.assert_allclose(est.confusions_.sum(2), 1.0, atol=1e-6)
     assert isinstance(est.n_iter_, int) and est.n_iter_ >= 0
     assert isinstance(est.loss_history_, list)
     assert len(est.loss_history_) == est.n_iter_

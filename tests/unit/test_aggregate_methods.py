@@ -55,7 +55,7 @@ def test_zero_based_skill_orders_sources():
 
 def test_dawid_skene_one_iteration_exact():
     with pytest.warns(ConvergenceWarning):
-        ds = DawidSkene(max_iter=1, smoothing=1.0).fit(TINY)
+        ds = DawidSkene(max_iter=1, smoothing=1.0, diag_prior=0.0).fit(TINY)
     # M-step from the vote share: source 0 rows [5/7, 2/7], [3/7, 4/7]; source 1 [4/7, 3/7], [2/7, 5/7]
     np.testing.assert_allclose(ds.confusions_[0], [[5 / 7, 2 / 7], [3 / 7, 4 / 7]])
     np.testing.assert_allclose(ds.confusions_[1], [[4 / 7, 3 / 7], [2 / 7, 5 / 7]])
@@ -176,7 +176,7 @@ def test_model_as_a_voter_gets_a_learned_weight():
         assert np.mean(est.codes_ == truth) > np.mean(base.codes_ == truth)
     # a useless model (always 50/50) gets no weight: posteriors do not move
     flat = DawidSkene().fit(add_model_votes(vm, np.full((vm.n_items, 2), 0.5), name="flat", mode="soft"))
-    np.testing.assert_allclose(flat.confusions_[-1], 0.5)
+    np.testing.assert_allclose(flat.confusions_[-1], 0.5, atol=0.01)
     np.testing.assert_allclose(flat.probas_, base.probas_, atol=0.05)
     with pytest.raises(InputError):
         add_model_votes(vm, probs, mode="magic")

@@ -32,6 +32,9 @@ from labelloop.aggregate._kernels import Votes, normalize_rows, symmetric_log_co
 from labelloop.exceptions import ConvergenceWarning, InputError, NotFittedError, SchemaError
 from labelloop.votes import VoteMatrix
 
+#: EM shows a progress bar (unless quiet) from this many votes on
+PROGRESS_MIN_VOTES = 1_000_000
+
 
 def as_vote_matrix(votes: Any) -> VoteMatrix:
     """Accept a VoteMatrix, an answers DataFrame or a dense ``L`` matrix."""
@@ -99,7 +102,7 @@ def _trusted(vm: VoteMatrix) -> Votes:
     return Votes(
         i=vm.item_idx,
         s=vm.source_idx,
-        l=vm.labels,
+        lab=vm.labels,
         Q=vm.soft,
         n_items=vm.n_items,
         n_sources=vm.n_sources,
@@ -137,7 +140,17 @@ class Aggregator(BaseEstimator):
         self.n_iter_ = 0
         self.loss_history_ = []
         self.converged_ = True
-        post = self._fit(v, g)
+        self._bar = None
+        if self.iterative and vm.n_votes >= PROGRESS_MIN_VOTES:
+            from labelloop.progress import progress
+
+            self._bar = progress(total=getattr(self, "max_iter", None), desc=f"{type(self).__name__} EM", unit="iter")
+        try:
+            post = self._fit(v, g)
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+            del self._bar
         post = self._clamp(post, g)
         self._set_outputs(post)
         return self
@@ -158,7 +171,7 @@ class Aggregator(BaseEstimator):
         pos = {name: j for j, name in enumerate(self.sources_.tolist())}
         S = len(self.sources_)
         src = np.array([pos.get(name, S) for name in vm.sources.tolist()], dtype=np.int64)
-        v = Votes(i=vm.item_idx, s=src[vm.source_idx], l=vm.labels, Q=vm.soft, n_items=vm.n_items, n_sources=S + 1, K=vm.n_classes)
+        v = Votes(i=vm.item_idx, s=src[vm.source_idx], lab=vm.labels, Q=vm.soft, n_items=vm.n_items, n_sources=S + 1, K=vm.n_classes)
         params = self._pooled_params()
         return self._predict(v, params)
 
@@ -186,7 +199,7 @@ class Aggregator(BaseEstimator):
         """Generative default: prior times per-source confusions."""
         from labelloop.aggregate._kernels import gather_loglik, normalize_log, segsum
 
-        vv = Votes(v.i, v.s, v.l, v.Q, v.n_items, params["log_conf"].shape[0], v.K)
+        vv = Votes(v.i, v.s, v.lab, v.Q, v.n_items, params["log_conf"].shape[0], v.K)
         logp = np.log(self._prior)[None, :] + segsum(v.i, gather_loglik(params["log_conf"], vv), v.n_items)
         return normalize_log(logp)[0]
 
@@ -222,8 +235,7 @@ class Aggregator(BaseEstimator):
         self.codes_ = self._argmax(post)
         self.labels_ = np.asarray(self.classes_)[self.codes_]
         self.confidence_ = post[np.arange(post.shape[0]), self.codes_]
-        conf = np.exp(self._source_params()["log_conf"]) if hasattr(self, "_log_conf") else None
-        self.confusions_ = conf
+        self.confusions_ = np.exp(self._source_params()["log_conf"])
         self.skills_ = self._skills_frame()
 
     def _argmax(self, post: np.ndarray) -> np.ndarray:
@@ -251,6 +263,10 @@ class Aggregator(BaseEstimator):
         hist = self.loss_history_
         hist.append(float(loss))
         self.n_iter_ = len(hist)
+        bar = getattr(self, "_bar", None)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.5f}")
         if len(hist) >= 2:
             prev = hist[-2]
             return abs(prev - loss) <= self.tol * max(1.0, abs(prev))

@@ -21,7 +21,7 @@ class Votes:
 
     i: np.ndarray  # int64 [n]
     s: np.ndarray  # int64 [n]
-    l: np.ndarray  # int64 [n]  (argmax of the soft vote when soft)
+    lab: np.ndarray  # int64 [n] class codes (argmax of the soft vote when soft)
     Q: np.ndarray | None  # float64 [n, K] soft votes or None
     n_items: int
     n_sources: int
@@ -36,7 +36,7 @@ class Votes:
         if self.Q is not None:
             return self.Q
         out = np.zeros((self.n, self.K))
-        out[np.arange(self.n), self.l] = 1.0
+        out[np.arange(self.n), self.lab] = 1.0
         return out
 
 
@@ -74,7 +74,7 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
 def correct_prob(v: Votes, post: np.ndarray) -> np.ndarray:
     """Per vote, the posterior probability that the vote names the true class."""
     if v.Q is None:
-        return post[v.i, v.l]
+        return post[v.i, v.lab]
     return np.einsum("nk,nk->n", v.Q, post[v.i])
 
 
@@ -83,7 +83,7 @@ def gather_loglik(log_conf: np.ndarray, v: Votes) -> np.ndarray:
     K = v.K
     if v.Q is None:
         flat = log_conf.reshape(-1)
-        base = v.s * (K * K) + v.l
+        base = v.s * (K * K) + v.lab
         out = np.empty((v.n, K))
         for k in range(K):
             out[:, k] = flat[base + k * K]
@@ -97,7 +97,7 @@ def confusion_counts(v: Votes, post: np.ndarray) -> np.ndarray:
     K, S = v.K, v.n_sources
     out = np.empty((S, K, K))
     if v.Q is None:
-        idx = v.s * K + v.l
+        idx = v.s * K + v.lab
         for k in range(K):
             out[:, k, :] = np.bincount(idx, weights=post[v.i, k], minlength=S * K).reshape(S, K)
         return out

@@ -84,7 +84,8 @@ class DawidSkene(Aggregator):
     max_iter, tol: EM stops when the mean negative log-likelihood per vote changes by less
         than ``tol`` (relative); a ConvergenceWarning is raised at ``max_iter``.
     smoothing: Dirichlet pseudo-count added to every confusion cell.
-    diag_prior: extra pseudo-count on the diagonal (belief that sources beat chance).
+    diag_prior: extra pseudo-count on the diagonal (belief that sources beat chance); it keeps
+        tiny answer sets (a few items per source) from flipping into the mirror-image solution.
     class_prior: ``"learn"`` (class balance, with ``prior_smoothing``), ``"uniform"`` or an array.
     init: ``"mv"`` (start from the vote share) or ``"uniform"``.
     """
@@ -96,9 +97,9 @@ class DawidSkene(Aggregator):
         self,
         *,
         max_iter: int = 100,
-        tol: float = 1e-6,
+        tol: float = 1e-5,
         smoothing: float = 0.01,
-        diag_prior: float = 0.0,
+        diag_prior: float = 1.0,
         class_prior: str | np.ndarray = "learn",
         prior_smoothing: float = 1.0,
         init: str = "mv",
@@ -155,7 +156,7 @@ class OneCoinDawidSkene(Aggregator):
         self,
         *,
         max_iter: int = 100,
-        tol: float = 1e-6,
+        tol: float = 1e-5,
         alpha: float = 2.0,
         beta: float = 1.0,
         class_prior: str | np.ndarray = "uniform",

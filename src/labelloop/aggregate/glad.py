@@ -13,7 +13,14 @@ import numpy as np
 from scipy.special import expit
 
 from labelloop.aggregate._base import Aggregator
-from labelloop.aggregate._kernels import Votes, correct_prob, count, normalize_log, segsum, symmetric_log_conf
+from labelloop.aggregate._kernels import (
+    Votes,
+    correct_prob,
+    count,
+    normalize_log,
+    segsum,
+    symmetric_log_conf,
+)
 from labelloop.aggregate.dawid_skene import _check_common, _init_post, _m_prior
 from labelloop.exceptions import InputError
 
@@ -40,7 +47,7 @@ class GLAD(Aggregator):
         self,
         *,
         max_iter: int = 100,
-        tol: float = 1e-6,
+        tol: float = 1e-5,
         m_step_iter: int = 10,
         alpha_prior_mean: float = 1.0,
         alpha_prior_var: float = 1.0,

@@ -43,7 +43,7 @@ class MACE(Aggregator):
         self,
         *,
         max_iter: int = 100,
-        tol: float = 1e-6,
+        tol: float = 1e-5,
         alpha: float = 0.5,
         beta: float = 0.5,
         smoothing: float = 0.5,
@@ -102,6 +102,8 @@ class MACE(Aggregator):
                 logz[gi] = logp[gi, gold[gi]]
             post = self._clamp(post, gold)
             hist.append(-float(logz.sum()) / v.n)
+            if getattr(self, "_bar", None) is not None:
+                self._bar.update(1)
             if len(hist) >= 2 and abs(hist[-2] - hist[-1]) <= self.tol * max(1.0, abs(hist[-2])):
                 converged = True
                 break

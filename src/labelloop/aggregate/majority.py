@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from labelloop.aggregate._base import Aggregator
-from labelloop.aggregate._kernels import Votes, correct_prob, count, segsum, symmetric_log_conf, vote_share
+from labelloop.aggregate._kernels import (
+    Votes,
+    correct_prob,
+    count,
+    segsum,
+    symmetric_log_conf,
+    vote_share,
+)
 from labelloop.exceptions import InputError
 
 TIES = ("first", "random", "prior")
@@ -61,7 +68,7 @@ class MajorityVote(_WeightedVote):
         if self.tie not in TIES:
             raise InputError(f"tie must be one of {', '.join(TIES)}, got {self.tie!r}")
         self._weights = np.ones(v.n_sources)
-        self._overall = segsum(v.l, np.ones(v.n), v.K) if v.Q is None else v.Q.sum(0)
+        self._overall = segsum(v.lab, np.ones(v.n), v.K) if v.Q is None else v.Q.sum(0)
         post = vote_share(v)
         return self._finish(v, post)
 

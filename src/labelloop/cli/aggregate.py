@@ -21,12 +21,17 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", "-o", help="Write task,label,confidence here (CSV); default: standard output."),
         skills_out: Path | None = typer.Option(None, "--skills-out", help="Write per-source skills here (source,skill,accuracy,n_answers)."),
         labels: str | None = typer.Option(None, "--labels", help="Comma-separated allowed labels; any other label is an error."),
+        quality_out: Path | None = typer.Option(None, "--quality-out", help="Write per-source quality control here: agreement vs chance, spammer / against-consensus flags, suggested weight, honeypot accuracy with Wilson interval."),
     ):
         """Aggregate crowd answers (or a project's votes) into one label per item.
 
         Example:
 
             labelloop aggregate answers.csv --method ds --gold gold.csv --out labels.csv --skills-out skills.csv
+
+        Quality control per worker (spammers, honeypot accuracy with a confidence interval):
+
+            labelloop aggregate answers.csv --gold gold.csv --out labels.csv --quality-out quality.csv
 
         On a project folder the labels are written into the project's store:
 
@@ -52,6 +57,16 @@ def register(app: typer.Typer) -> None:
         res = aggregate_file(source, method=method, gold=gold, classes=classes)
         if skills_out is not None:
             res.skills.to_csv(skills_out, index=False)
+        if quality_out is not None:
+            from labelloop.aggregate import source_quality
+            from labelloop.aggregate.files import read_gold
+
+            q = source_quality(res.votes, res.estimator, gold=None if gold is None else read_gold(gold))
+            q.reset_index().to_csv(quality_out, index=False)
+            flagged = q.index[q["action"] == "block"].tolist()
+            if flagged:
+                shown = ", ".join(map(str, flagged[:10])) + (" ..." if len(flagged) > 10 else "")
+                typer.echo(f"{len(flagged)} sources flagged (spammer or against the consensus): {shown}", err=True)
         if out is None:
             res.labels.to_csv(sys.stdout, index=False)
         else:

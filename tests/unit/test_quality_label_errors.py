@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from labelloop.exceptions import InputError, LabelloopError, SchemaError
-from labelloop.quality import find_label_errors, out_of_fold_probs
 from labelloop.quality import _kernels as K
+from labelloop.quality import find_label_errors, out_of_fold_probs
 
 
 # ------------------------------------------------------------------------------ fixtures

@@ -202,7 +202,6 @@ def render(proj_name: str, sections: list[Section], *, subtitle: str = "") -> st
 def build_sections(ctx: ReportContext, keys: list[str] | None = None) -> list[Section]:
     """Run every registered builder; a failing builder becomes an empty section saying why."""
     from labelloop.progress import progress
-
     from labelloop.report import sections as _builtin  # noqa: F401  (registers the builders)
 
     out = []

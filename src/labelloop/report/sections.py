@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labelloop.report.core import Raw, ReportContext, Section, img, matplotlib_agg, register_section, table
+from labelloop.report.core import (
+    Raw,
+    ReportContext,
+    Section,
+    img,
+    matplotlib_agg,
+    register_section,
+    table,
+)
 
 _NO_LABELS = "no item has a label yet: import labels (--label-col) or label some items"
 

@@ -175,7 +175,8 @@ def test_report_renders_in_chromium(report_html):
 
 @pytest.mark.slow
 def test_report_of_crowd_answers_without_text(cli, tmp_path, shared_data):
-    """Items with several answers and no content: annotators filled, feature sections say why."""
+    """Items with several answers and no content: annotators and answer-based errors are filled,
+    the sections that need features say why they are empty."""
     d = tmp_path / "dog"
     assert cli("init", d, "--task", "single").returncode == 0
     r = cli("import", d, shared_data / "crowd" / "dog" / "answer.csv", "--format", "answers")
@@ -186,4 +187,6 @@ def test_report_of_crowd_answers_without_text(cli, tmp_path, shared_data):
     secs = _sections(html)
     assert secs["annotators"] == "filled" and 'alt="annotator skills"' in html
     assert secs["classes"] == "filled"
-    assert secs["errors"] == "empty" and secs["outliers"] == "empty"
+    # no content: label errors come from the answers alone (majority label vs Dawid-Skene)
+    assert secs["errors"] == "filled" and "the answers of several annotators" in html
+    assert secs["outliers"] == "empty" and secs["confusion"] == "empty"

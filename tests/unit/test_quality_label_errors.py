@@ -257,3 +257,24 @@ def test_bad_input_raises_named_errors(kwargs, err, match):
     with pytest.raises(err, match=match):
         find_label_errors(labels, **kwargs)
     assert issubclass(err, LabelloopError)
+
+
+def test_votes_alone_flag_labels_the_consensus_contradicts():
+    # three reliable annotators (90% right) and two who guess; 15 given labels are flipped and
+    # the skill-weighted consensus of the answers contradicts them (no model, no features)
+    rng = np.random.default_rng(16)
+    n = 200
+    truth = rng.integers(0, 2, n)
+    rows = []
+    for i in range(n):
+        for w in range(5):
+            good = w < 3
+            lab = truth[i] if (rng.random() < (0.9 if good else 0.5)) else 1 - truth[i]
+            rows.append((i, f"w{w}", "ab"[lab]))
+    answers = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    given = truth.copy()
+    flip = rng.choice(n, 15, replace=False)
+    given[flip] = 1 - given[flip]
+    res = find_label_errors(np.array(list("ab"))[given], votes=answers)
+    assert f1(res.is_error.to_numpy(), given != truth) >= 0.8
+    assert (res.loc[res.is_error, "aggregate_label"] == res.loc[res.is_error, "suggested_label"]).all()

@@ -161,10 +161,12 @@ def label_errors(ctx: ReportContext) -> Section:
         "score": top.score.to_numpy(),
         "flagged": np.where(top.is_error, "yes", ""),
     })
+    names = {"model": "a cross-validated model", "neighbours": "nearest neighbours", "answers": "the answers of several annotators"}
+    signals = ", ".join(names[s] for s in err.attrs.get("signals", []))
+    feats = err.attrs.get("feature_source") or ""
     note = (f'<p class="note">{n_sus} of {len(err)} labelled items flagged (expected number of wrong labels '
-            f'{err.attrs.get("n_errors_estimate", float("nan")):.1f}); signals: model probabilities and nearest '
-            f'neighbours on {html.escape(str(err.attrs.get("feature_source", "")))}'
-            f'{", answers of several annotators" if "vote_disagreement" in err.columns else ""}. '
+            f'{err.attrs.get("n_errors_estimate", float("nan")):.1f}); signals: {html.escape(signals)}'
+            f'{(" on " + html.escape(feats)) if feats else ""}. '
             "Send them to review with <code>labelloop errors DIR</code>.</p>")
     return Section("errors", "Suspected label errors", note + img(fig, "suspicion scores") + table(rows, classes="errors"),
                    summary={"flagged": n_sus})

@@ -190,3 +190,31 @@ def test_report_of_crowd_answers_without_text(cli, tmp_path, shared_data):
     # no content: label errors come from the answers alone (majority label vs Dawid-Skene)
     assert secs["errors"] == "filled" and "the answers of several annotators" in html
     assert secs["outliers"] == "empty" and secs["confusion"] == "empty"
+
+
+@pytest.mark.slow
+def test_errors_on_a_multilabel_project(cli, tmp_path, shared_data):
+    df = pd.read_csv(shared_data / "madewithml" / "dataset.csv").head(200)
+    df["tags"] = df["tag"]
+    moved = df.index[df.tag == "computer-vision"][:6]
+    df.loc[moved, "tags"] = "natural-language-processing"  # six projects lose their tag for another
+    csv = tmp_path / "multi.csv"
+    df.drop(columns=["tag"]).to_csv(csv, index=False)
+    d = tmp_path / "multi"
+    assert cli("init", d, "--task", "multi").returncode == 0
+    r = cli("import", d, csv, "--text-col", "title,description", "--label-col", "tags")
+    assert r.returncode == 0, r.stderr
+    r = cli("errors", d, "--json", "--top", "200", "--no-queue")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["n_items"] == 200
+    sus = {s["external_id"]: s for s in out["suspects"]}
+    assert all(isinstance(s["given_label"], list) and isinstance(s["issues"], list) for s in sus.values())
+    for s in sus.values():
+        if s["is_error"]:
+            assert s["issues"] and all(i[0] in "+-" for i in s["issues"])
+    ids = [str(x) for x in df.id[moved]]
+    top = [s["external_id"] for s in out["suspects"][:30]]
+    assert len(set(ids) & set(top)) >= 3
+    r = cli("errors", d, "--top", "3", "--no-queue")
+    assert r.returncode == 0 and "change" in r.stdout

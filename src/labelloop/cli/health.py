@@ -56,13 +56,15 @@ def errors(
     from rich.table import Table
 
     t = Table(title=f"{n_flag} of {len(res)} labelled items flagged as probable label errors")
-    for c in ("rank", "item", "label", "suggested", "score", "flagged", "content"):
-        t.add_column(c, overflow="fold", max_width=60 if c == "content" else None)
+    multi = "issues" in shown.columns
+    for c in ("rank", "item", "label" if not multi else "tags", "suggested" if not multi else "change", "score", "flagged", "content"):
+        t.add_column(c, overflow="fold", max_width=60 if c == "content" else (40 if c == "tags" else None))
     for r in shown.to_dict("records"):
-        content = r.get("text") or r.get("image") or ""
-        content = str(content)
-        t.add_row(str(r["rank"]), str(r["external_id"]), _fmt(r["given_label"]), _fmt(r["suggested_label"]),
-                  f"{r['score']:.3f}", "yes" if r["is_error"] else "", content[:120])
+        content = str(r.get("text") or r.get("image") or "")
+        given = _fmt(r["given_label"])
+        change = _fmt(r["issues"]) if multi else _fmt(r["suggested_label"])
+        t.add_row(str(r["rank"]), str(r["external_id"]), given[:80], change, f"{r['score']:.3f}",
+                  "yes" if r["is_error"] else "", content[:120])
     Console().print(t)
     if queue:
         typer.echo(f"{res.attrs.get('queued', 0)} flagged items put first in the review queue (reason error-review)")

@@ -16,7 +16,9 @@ decision:
 - **several answers per item** (``votes``): the aggregation posterior of the crowd answers
   (Dawid-Skene by default, from :mod:`labelloop.aggregate`) joins the product of experts, and
   the share of answers that disagree with the given label is reported;
-- **multi-label**: each tag is checked as its own binary problem.
+- **multi-label**: each tag is checked as its own binary problem (with features only, tags that
+  fewer than ``MIN_TAG_ITEMS`` items carry, or lack, are not checked: ``attrs['unchecked_tags']``);
+  an item's score is its most suspect tag's error probability.
 
 The ``is_error`` decision flags the N most suspect items where N maximises the expected F1 under
 the posterior (an item's error probability is its expected contribution to the true positives).
@@ -34,6 +36,8 @@ from labelloop.exceptions import EmptyInputError, InputError, SchemaError
 from labelloop.quality import _kernels as K
 
 MIN_SCORE = 0.1
+#: multi-label without probabilities: tags carried (or not carried) by fewer items are not checked
+MIN_TAG_ITEMS = 10
 
 
 # ---------------------------------------------------------------------------------- public API
@@ -233,10 +237,11 @@ def _multi_label(index, tags, Y, P, F, *, model, cv, n_neighbors, metric, refit,
     neigh = _neighbors(F, n_neighbors, metric) if F is not None else None
     from labelloop.progress import progress
 
-    for j in progress(range(t), desc="label errors per tag", unit="tag"):
+    counts = Y.sum(axis=0)
+    # a tag needs MIN_TAG_ITEMS items with it and without it before anything can contradict it
+    checked = (np.minimum(counts, n - counts) >= MIN_TAG_ITEMS) if P is None else np.ones(t, dtype=bool)
+    for j in progress(np.flatnonzero(checked), desc="label errors per tag", unit="tag"):
         yj = Y[:, j]
-        if yj.min() == yj.max() and P is None:
-            continue  # a tag nobody (or everybody) has and no model: nothing to contradict it
         srcs = []
         if P is not None:
             pj = np.clip(P[:, j], 1e-6, 1 - 1e-6)
@@ -248,7 +253,7 @@ def _multi_label(index, tags, Y, P, F, *, model, cv, n_neighbors, metric, refit,
         post, _, _, _ = K.calibrated_posterior(yj, srcs)
         E[:, j] = 1.0 - post[np.arange(n), yj]
     flat = K.expected_f1_cut(E.ravel(), min_score=min_score).reshape(n, t)
-    score = 1.0 - np.prod(1.0 - E, axis=1)
+    score = E.max(axis=1)
     tags_arr = np.asarray(tags, dtype=object)
     given, sugg, issues = [], [], []
     for i in range(n):
@@ -269,6 +274,7 @@ def _multi_label(index, tags, Y, P, F, *, model, cv, n_neighbors, metric, refit,
     )
     frame["rank"] = _ranks(score)
     frame.attrs["tag_scores"] = pd.DataFrame(E, index=index, columns=list(tags))
+    frame.attrs["unchecked_tags"] = [tg for tg, c in zip(tags, checked, strict=True) if not c]
     frame.attrs["n_errors_estimate"] = float(E.sum())
     frame.attrs["classes"] = list(tags)
     return frame

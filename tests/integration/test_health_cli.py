@@ -162,7 +162,7 @@ def test_report_renders_in_chromium(report_html):
             assert {"class distribution", "confusion matrix", "suspicion scores"} <= set(alts)
             for alt, complete, w, h, shown in plots:
                 assert complete and w > 100 and h > 100 and shown > 100, alt
-            assert page.locator("section#errors table tbody tr").count() == 15
+            assert page.locator("section#errors table.errors tbody tr").count() == 15
             assert page.locator("section#annotators .empty").is_visible()
             nav = page.locator("nav a")
             assert nav.count() == 9

@@ -168,7 +168,19 @@ def label_errors(ctx: ReportContext) -> Section:
             f'{err.attrs.get("n_errors_estimate", float("nan")):.1f}); signals: {html.escape(signals)}'
             f'{(" on " + html.escape(feats)) if feats else ""}. '
             "Send them to review with <code>labelloop errors DIR</code>.</p>")
-    return Section("errors", "Suspected label errors", note + img(fig, "suspicion scores") + table(rows, classes="errors"),
+    per_class = ""
+    if not d.multi:
+        g = err.groupby("given_label", sort=False)
+        pc = pd.DataFrame({
+            "items": g.size(),
+            "flagged": g["is_error"].sum().astype(int),
+            "expected wrong": g["score"].sum(),
+            "most suggested instead": g.apply(
+                lambda f: f.loc[f.is_error, "suggested_label"].mode().iloc[0] if f.is_error.any() else "", include_groups=False),
+        }).sort_values("expected wrong", ascending=False)
+        pc.index.name = "label"
+        per_class = table(pc.reset_index())
+    return Section("errors", "Suspected label errors", note + img(fig, "suspicion scores") + per_class + table(rows, classes="errors"),
                    summary={"flagged": n_sus})
 
 

@@ -38,6 +38,11 @@ def mentions_views(x):
     return HAM if re.search(r"\b(billion|million)\b.*\bviews?\b", x.CONTENT, re.I) else ABSTAIN
 
 
+@labeling_function
+def has_song(x):
+    return HAM if "song" in x.CONTENT.lower() else ABSTAIN
+
+
 F = "CONTENT"
 kw_my = keyword_lf("keyword_my", ["my"], SPAM, field=F)
 kw_subscribe = keyword_lf("keyword_subscribe", ["subscribe"], SPAM, field=F, stem=True)
@@ -58,6 +63,11 @@ LF_SETS = {
                    kw_money, kw_channel, kw_follow],
     # five LFs: three spam keywords/regexes, two ham heuristics
     "small5": [kw_subscribe, kw_link, kw_song, rx_check_out, short_comment],
+    # the LFs of the project CLI test: three spam rules and one or two ham heuristics
+    "cli4": [keyword_lf("subscribe_my_channel", ["subscribe", "my channel"], SPAM, field=F, stem=True),
+             regex_lf("url", r"https?://|www\.", SPAM, field=F), rx_check_out, short_comment],
+    "cli5": [keyword_lf("subscribe_my_channel", ["subscribe", "my channel"], SPAM, field=F, stem=True),
+             regex_lf("url", r"https?://|www\.", SPAM, field=F), rx_check_out, short_comment, has_song],
     # keywords only, mostly spam-side (six LFs)
     "keywords6": [kw_my, kw_subscribe, kw_link, kw_please, kw_song, kw_channel],
     # a wider mixed set with both polarities and noisier heuristics (fourteen LFs)

@@ -58,3 +58,22 @@ def test_cli_gt_and_labelstudio_commands(tmp_path, cli):
     assert r.returncode != 0 and "COCO export needs an image project" in r.stderr
     r = cli("export", "--help")
     assert "labelstudio|gt-manifest|toloka|mturk|coco|voc|hf" in r.stdout
+
+
+def test_manifest_prelabels_drive_the_pre_annotation_handler(tmp_path, monkeypatch):
+    import numpy as np
+
+    from labelloop.io.formats.groundtruth import pre_annotation_handler
+
+    proj = make_project(tmp_path)
+    with proj.session() as s:
+        ids = repo.item_ids_by_external(s, proj.id, ["i1", "i2"])
+        repo.write_predictions(s, proj.id, "clf-1", [ids["i1"], ids["i2"]], np.array([[0.01, 0.99], [0.4, 0.6]]), ["ham", "spam"])
+    out = tmp_path / "in.manifest"
+    write_manifest(proj, out, prelabels=True)
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert lines[0]["labelloop-prelabel"] == {"label": "spam", "confidence": 0.99, "model": "clf-1"}
+    assert "labelloop-prelabel" not in lines[2]
+    monkeypatch.setenv("LABELLOOP_AUTO_ACCEPT", "0.98")
+    needed = [pre_annotation_handler({"dataObject": line})["isHumanAnnotationRequired"] for line in lines]
+    assert needed == ["false", "true", "true"]

@@ -17,6 +17,40 @@ from labelloop.io import export_labels  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 LS_VENV = Path(os.environ.get("LABELLOOP_LS_SDK_VENV", REPO / ".bench-venv-labelstudio"))
+LS_SDK = "label-studio-sdk==2.1.2"
+
+
+@pytest.fixture(scope="module")
+def ls_python() -> Path:
+    """Python of a separate venv with label-studio-sdk (it pins numpy 2.2 and pulls OpenCV, so it
+    stays out of the project's environment). Created on first use (about 500 MB, a minute or
+    two); set LABELLOOP_LS_SDK_INSTALL=0 to skip instead."""
+    import fcntl
+    import shutil
+
+    py = LS_VENV / "bin" / "python"
+    done = LS_VENV / ".installed"
+    if done.exists():
+        return py
+    if os.environ.get("LABELLOOP_LS_SDK_INSTALL", "1") == "0":
+        pytest.skip(f"label-studio-sdk venv not found at {LS_VENV} and LABELLOOP_LS_SDK_INSTALL=0")
+    LS_VENV.parent.mkdir(parents=True, exist_ok=True)
+    import hashlib
+    import tempfile
+
+    lock_path = Path(tempfile.gettempdir()) / f"labelloop-ls-sdk-{hashlib.sha1(str(LS_VENV).encode()).hexdigest()[:12]}.lock"
+    with open(lock_path, "w") as lock:  # parallel test workers install it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            try:
+                shutil.rmtree(LS_VENV, ignore_errors=True)
+                subprocess.run([sys.executable, "-m", "venv", str(LS_VENV)], check=True, capture_output=True, timeout=300)
+                subprocess.run([str(py), "-m", "pip", "install", "-q", LS_SDK], check=True, capture_output=True, timeout=900)
+                done.touch()
+            except (subprocess.SubprocessError, OSError) as exc:
+                shutil.rmtree(LS_VENV, ignore_errors=True)
+                pytest.skip(f"could not install {LS_SDK} into {LS_VENV}: {exc}")
+    return py
 
 
 @pytest.mark.parametrize("task", ["single", "multi"])
@@ -45,12 +79,8 @@ def test_hf_dataset_dict_features(tmp_path, task):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["single", "multi"])
-def test_label_studio_sdk_accepts_our_export(tmp_path, task):
-    """label-studio-sdk lives in its own venv (it pins numpy 2.2 and pulls OpenCV); create it with
-    ``python -m venv .bench-venv-labelstudio && .bench-venv-labelstudio/bin/pip install label-studio-sdk==2.1.2``."""
-    py = LS_VENV / "bin" / "python"
-    if not py.exists():
-        pytest.skip(f"label-studio-sdk venv not found at {LS_VENV} (see this test's docstring to create it)")
+def test_label_studio_sdk_accepts_our_export(tmp_path, task, ls_python):
+    py = ls_python
     proj = make_project(tmp_path, task=task)
     out = tmp_path / "tasks.json"
     export_labels(proj, out, fmt="labelstudio", votes=True)
@@ -72,11 +102,9 @@ def test_label_studio_sdk_accepts_our_export(tmp_path, task):
 
 
 @pytest.mark.slow
-def test_label_studio_sdk_pre_annotations(tmp_path):
+def test_label_studio_sdk_pre_annotations(tmp_path, ls_python):
     """Without --votes: tasks with our predictions as pre-annotations, accepted by the SDK."""
-    py = LS_VENV / "bin" / "python"
-    if not py.exists():
-        pytest.skip(f"label-studio-sdk venv not found at {LS_VENV}")
+    py = ls_python
     import numpy as np
 
     from labelloop.store import repo
@@ -98,11 +126,9 @@ def test_label_studio_sdk_pre_annotations(tmp_path):
 
 
 @pytest.mark.slow
-def test_tasks_written_by_label_studio_sdk_import(tmp_path):
+def test_tasks_written_by_label_studio_sdk_import(tmp_path, ls_python):
     """Tasks the SDK itself generates from our labeling config import as votes."""
-    py = LS_VENV / "bin" / "python"
-    if not py.exists():
-        pytest.skip(f"label-studio-sdk venv not found at {LS_VENV}")
+    py = ls_python
     from labelloop.io import import_file
     from labelloop.io.formats.labelstudio import labeling_config
     from labelloop.project import Project
@@ -120,3 +146,20 @@ def test_tasks_written_by_label_studio_sdk_import(tmp_path):
         vf = repo.votes_frame(s, proj.id)
     assert set(vf["source_kind"]) == {"human", "model"}
     assert set(vf["label"]) <= {"ham", "spam"}
+
+
+def test_hf_posterior_column(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    import pandas as pd
+
+    from labelloop.store import repo
+
+    proj = make_project(tmp_path)
+    with proj.session() as s:
+        ids = repo.item_ids_by_external(s, proj.id, ["i1", "i2"])
+        repo.write_labels(s, proj.id, pd.DataFrame({"item_id": [ids["i1"], ids["i2"]], "label": ["spam", "ham"], "confidence": [0.9, 0.6],
+                                                    "probs": [{"ham": 0.1, "spam": 0.9}, {"ham": 0.6, "spam": 0.4}]}), method="ds")
+    export_labels(proj, tmp_path / "hf", fmt="hf")
+    d = datasets.load_from_disk(str(tmp_path / "hf"))["train"]
+    assert d.features["label"].names == ["ham", "spam"]
+    assert [None if p is None else [round(x, 4) for x in p] for p in d["probs"]] == [[0.1, 0.9], [0.6, 0.4], None]

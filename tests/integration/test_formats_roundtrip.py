@@ -204,3 +204,16 @@ def test_toloka_task_file_round_trip(tmp_path):
     assert vote_set(new) == {v for v in vote_set(proj) if v[2] == "gold"}
     with new.session() as s:
         assert repo.count_items(s, new.id) == 3
+
+
+def test_hf_parquet_round_trip(tmp_path):
+    """The Parquet files of an hf export carry the ClassLabel features and import on their own."""
+    import shutil
+
+    proj = make_project(tmp_path, task="multi")
+    export_labels(proj, tmp_path / "hf", fmt="hf", votes=True, parquet=True)
+    (tmp_path / "pq").mkdir()
+    shutil.copy(tmp_path / "hf" / "train.parquet", tmp_path / "pq" / "train.parquet")
+    new = Project.init(tmp_path / "new", task="multi")
+    import_file(new, tmp_path / "pq", fmt="hf")
+    assert vote_set(new) == vote_set(proj)

@@ -171,3 +171,16 @@ def test_unknown_format_lists_the_plugins(tmp_path):
     proj = Project.init(tmp_path / "p")
     with pytest.raises(InputError, match="labelstudio, gt-manifest, toloka, mturk, coco, voc, hf"):
         import_file(proj, FIX / "toloka_results.tsv", fmt="nope")
+
+
+def test_gt_job_folder_bad_worker_response(tmp_path):
+    shutil.copytree(FIX / "gt_job", tmp_path / "job")
+    bad = next((tmp_path / "job" / "annotations" / "worker-response" / "iteration-1" / "1").glob("*.json"))
+    bad.write_text('{"answers": [{"workerId": "w1"}]}')
+    proj = Project.init(tmp_path / "p")
+    with pytest.raises(InputError, match=r"iteration-1/1/.*\.json: answers\[0\] needs 'workerId' and 'answerContent'"):
+        import_file(proj, tmp_path / "job", fmt="gt-manifest")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="manifests/output/output.manifest"):
+        import_file(proj, tmp_path / "empty", fmt="gt-manifest")
+    assert counts(proj) == (0, 0)

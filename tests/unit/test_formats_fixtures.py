@@ -222,3 +222,29 @@ def test_toloka_task_file_with_control_tasks(tmp_path):
     assert (rep.rows, rep.votes) == (2, 1)
     assert votes_of(proj) == {("t1", "gold"): ("gold", "spam", None)}
     assert items_of(proj).loc["t2", "text"] == "Nice cover of the song"
+
+
+def test_gt_job_output_folder_with_worker_responses(tmp_path):
+    """A built-in job's output folder: per-worker answers from annotations/worker-response,
+    filed under the dataset object id (the manifest's 0-based line)."""
+    proj = Project.init(tmp_path / "p")
+    rep = import_file(proj, FIX / "gt_job", fmt="gt-manifest")
+    assert rep.rows == 3
+    assert votes_of(proj) == {
+        ("r1", "private.us-east-1.AAAA"): ("human", "negative", None),
+        ("r1", "private.us-east-1.BBBB"): ("human", "negative", None),
+        ("r2", "private.us-east-1.AAAA"): ("human", "positive", None),
+        ("r2", "private.us-east-1.CCCC"): ("human", "negative", None),
+    }
+    assert items_of(proj).loc["r3", "text"] == "Shipping took a week"
+
+
+def test_coco_official_layout(tmp_path):
+    """annotations/instances_val2017.json with the images in val2017/ next to annotations/."""
+    (tmp_path / "annotations").mkdir()
+    shutil.copy(FIX / "coco_instances.json", tmp_path / "annotations" / "instances_val2017.json")
+    for k in (1, 2, 3):
+        png(tmp_path / "val2017" / f"img{k}.png")
+    proj = Project.init(tmp_path / "p", data="image")
+    import_file(proj, tmp_path / "annotations" / "instances_val2017.json", fmt="coco")
+    assert items_of(proj).loc["3", "image"] == str((tmp_path / "val2017" / "img3.png").resolve())

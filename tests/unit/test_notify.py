@@ -127,5 +127,24 @@ def test_cli_notify_set_and_test(tmp_path, server, cli):
     assert r.returncode == 0, r.stderr
     assert "sent to 1 channel" in r.stdout
     assert server.received[-1][2]["text"] == "ping"
+    r = cli("notify", "send", tmp_path / "p", "nightly import finished")
+    assert r.returncode == 0, r.stderr
+    assert server.received[-1][2]["text"] == "nightly import finished"
+    curve = [[n, 0.97 - 0.9 * n**-0.5] for n in (100, 200, 400, 800, 1200)]
+    (tmp_path / "sim.json").write_text(json.dumps({"strategy": "margin", "curve": curve}))
+    r = cli("notify", "rounds", tmp_path / "p", tmp_path / "sim.json", "--target", "0.95")
+    assert r.returncode == 0, r.stderr
+    assert server.received[-1][2]["text"] == "round 4: accuracy 0.94 with 1,200 labels; about 800 more to reach 0.95"
     r = cli("notify", "test", "--webhook", "http://127.0.0.1:9/x")
     assert r.returncode != 0 and "error: cannot reach the webhook" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_milestone_from_a_learning_curve():
+    from labelloop.notify import milestone_from_curve
+
+    # score = 0.97 - 0.9 / sqrt(n): 0.95 needs (0.9 / 0.02)^2 = 2,025 labels, 825 more than 1,200
+    curve = [[n, 0.97 - 0.9 * n**-0.5] for n in (100, 200, 400, 800, 1200)]
+    assert milestone_from_curve(curve, target=0.95) == "round 4: accuracy 0.94 with 1,200 labels; about 800 more to reach 0.95"
+    assert milestone_from_curve(curve, target=0.99).endswith("target 0.99 not reached yet")  # above the curve's ceiling
+    assert milestone_from_curve(curve[:2], target=0.95).endswith("target 0.95 not reached yet")  # too few points to fit
+    assert milestone_from_curve(curve, target=0.9, metric="f1").endswith("f1 0.94 with 1,200 labels; target 0.90 reached")

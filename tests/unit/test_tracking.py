@@ -48,3 +48,37 @@ def test_log_rounds_from_round_records(tmp_path):
     assert len(t.log_rounds(recs, params={"dataset": "spam"})) == 2
     frame = t.rounds()
     assert frame["test_accuracy"].tolist() == [0.7, 0.8] and frame["strategy"].tolist() == ["margin", "margin"]
+
+
+def test_rounds_of_a_real_simulation(tmp_path):
+    """The loop's own round records (labelloop.loop.simulate) log as they are."""
+    from sklearn.datasets import make_classification
+
+    from labelloop.loop.simulate import simulate
+    from labelloop.tracking import MlflowTracker
+
+    X, y = make_classification(n_samples=150, n_features=5, random_state=0)
+    res = simulate(X, y, strategy="random", init=10, batch=10, budget=40, random_state=0)
+    t = MlflowTracker(tmp_path / "mlruns", experiment="sim")
+    t.log_rounds(res.to_dict()["rounds"], params={"strategy": res.strategy})
+    frame = t.rounds()
+    assert frame["human_labels"].tolist() == [r["human_labels"] for r in res.rounds]
+    assert frame["test_accuracy"].tolist() == [r["test_accuracy"] for r in res.rounds]
+
+
+@pytest.mark.slow
+def test_cli_mlflow_log_and_notify_rounds(tmp_path, cli):
+    import json
+
+    result = {"strategy": "margin", "curve": [[20, 0.7], [40, 0.8], [60, 0.85]], "full_accuracy": 0.9,
+              "rounds": [{"round": k, "human_labels": n, "test_accuracy": a} for k, (n, a) in enumerate([[20, 0.7], [40, 0.8], [60, 0.85]])],
+              "params": {"batch": 20}}
+    (tmp_path / "sim.json").write_text(json.dumps(result))
+    r = cli("mlflow", "log", tmp_path / "sim.json", "--store", tmp_path / "mlruns", "--experiment", "cli")
+    assert r.returncode == 0, r.stderr
+    assert "logged 3 rounds" in r.stdout
+    client = mlflow.MlflowClient(tracking_uri=(tmp_path / "mlruns").resolve().as_uri())
+    runs = client.search_runs([client.get_experiment_by_name("cli").experiment_id])
+    assert sorted(r.data.metrics.get("test_accuracy", 0) for r in runs if "labelloop.round" in r.data.tags) == [0.7, 0.8, 0.85]
+    r = cli("mlflow", "log", tmp_path / "nope.json")
+    assert r.returncode != 0 and "cannot read the loop result" in r.stderr

@@ -179,6 +179,18 @@ def test_neighbor_lf_uses_given_index():
     assert out.L[:, 0].tolist() == [0, 1] and idx.calls == 1
 
 
+def test_neighbor_lf_with_a_project_index_matches_exact_search():
+    rng = np.random.default_rng(0)
+    V = rng.normal(size=(60, 8))
+    labels = (V[:, 0] > 0).astype(int).tolist()
+    Q = pd.DataFrame({"vec": list(V[:20] + 0.05 * rng.normal(size=(20, 8)))})
+    exact = neighbor_lf("nn", V, labels, vector_field="vec", k=3, min_similarity=0.5)
+    indexed = neighbor_lf("nn", V, labels, vector_field="vec", k=3, min_similarity=0.5, index="exact")
+    assert indexed.vectorized(Q) == exact.vectorized(Q)
+    nearest = neighbor_lf("nn1", V, labels, vector_field="vec", k=1, min_similarity=0.9, index="exact")
+    assert nearest.vectorized(Q) == labels[:20]  # each query's nearest example is its source
+
+
 def test_applier_single_label_codes_classes_and_ids():
     @labeling_function
     def short(x):

@@ -23,6 +23,7 @@ def apply(
     lfs: Path = typer.Option(..., "--lfs", help="Python file defining labeling functions (@labeling_function, factories, or an LFS list)."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first record an LF fails on (default: record the failure and go on)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes for LFs without a vectorised form (-1 = all cores)."),
+    prune: bool = typer.Option(False, "--prune", help="Also delete the votes of stored LFs that are no longer in the file."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ):
     """Apply labeling functions to every item; each LF's votes are stored as source `lf:<name>`
@@ -32,13 +33,15 @@ def apply(
     """
     from labelloop.weak.project import apply_to_project, load_lfs
 
-    rep = apply_to_project(directory, load_lfs(lfs), strict=strict, n_jobs=jobs)
+    rep = apply_to_project(directory, load_lfs(lfs), strict=strict, n_jobs=jobs, prune=prune)
     if as_json:
         echo_json(rep)
         return
     typer.echo(f"applied {len(rep['votes'])} labeling functions to {rep['n_items']} items of '{rep['project']}'")
     for name, n in rep["votes"].items():
         typer.echo(f"  lf:{name}: {n} votes")
+    for name in rep["pruned"]:
+        typer.echo(f"  {name}: votes deleted (no longer in {lfs.name})")
     if rep["failures"]:
         typer.secho(f"{len(rep['failures'])} failures (counted as abstains):", fg=typer.colors.YELLOW, err=True)
         for f in rep["failures"][:20]:

@@ -159,6 +159,33 @@ def milestone_message(*, round: int, metric: str, value: float, n_labels: int, t
     return msg
 
 
+def milestone_from_curve(curve, *, round: int | None = None, metric: str = "accuracy", target: float | None = None) -> str:
+    """The milestone message of the last point of a learning curve ``[[labels, score], ...]``
+    (a loop's ``curve``); with ``target``, the labels still needed come from a power-law fit of
+    the curve (:func:`labelloop.loop.curves.fit_learning_curve`) when it has 3+ points."""
+    import builtins
+    import math
+
+    pts = [(float(n), float(v)) for n, v in curve]
+    if not pts:
+        from labelloop.exceptions import InputError
+
+        raise InputError("the curve has no points")
+    n_now, value = pts[-1]
+    more = None
+    if target is not None and value < target and len({n for n, _ in pts}) >= 3:
+        try:
+            from labelloop.loop.curves import fit_learning_curve
+
+            need = fit_learning_curve([n for n, _ in pts], [v for _, v in pts], n_boot=0).labels_needed(target)["labels"]
+            if math.isfinite(need) and need > n_now:
+                more = int(builtins.round((need - n_now) / 100.0) * 100) or int(need - n_now)
+        except (ImportError, ValueError, RuntimeError):
+            more = None
+    return milestone_message(round=len(pts) - 1 if round is None else round, metric=metric, value=value,
+                             n_labels=int(n_now), target=target, labels_to_target=more)
+
+
 def progress_message(job: str, done: int, total: int | None = None) -> str:
     if total:
         return f"{job}: {done:,} of {total:,} ({100.0 * done / total:.0f}%)"
@@ -193,5 +220,5 @@ def for_project(project, **kw: Any) -> Notifier:
     return from_settings(project.settings, **kw)
 
 
-__all__ = ["Notifier", "TelegramNotifier", "WebhookNotifier", "for_project", "from_settings", "milestone_message",
-           "progress_message", "settings_from"]
+__all__ = ["Notifier", "TelegramNotifier", "WebhookNotifier", "for_project", "from_settings", "milestone_from_curve",
+           "milestone_message", "progress_message", "settings_from"]

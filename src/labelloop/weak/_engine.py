@@ -37,7 +37,8 @@ class LFDawidSkene(OneCoinDawidSkene):
     firing rate), ``informative`` (bool per source, default all: abstaining is evidence),
     ``votes_count`` (bool per source, default all: its answers enter the one-coin view; a source
     flagged False is read only through its firing rates), ``empty_init`` (starting posterior of
-    items without votes; default uniform) and ``better_than_random``.
+    items without votes; default uniform), ``better_than_random`` and ``max_accuracy`` (a cap on
+    every learned accuracy: no source is taken to be perfect).
     """
 
     name = "lf-onecoin"
@@ -57,6 +58,7 @@ class LFDawidSkene(OneCoinDawidSkene):
         empty_init=None,
         better_than_random: bool = True,
         votes_count=None,
+        max_accuracy: float = 1.0,
     ):
         super().__init__(max_iter=max_iter, tol=tol, alpha=alpha, beta=beta, class_prior=class_prior,
                          prior_smoothing=prior_smoothing, init=init)
@@ -65,6 +67,7 @@ class LFDawidSkene(OneCoinDawidSkene):
         self.empty_init = empty_init
         self.better_than_random = better_than_random
         self.votes_count = votes_count
+        self.max_accuracy = max_accuracy
 
     # ------------------------------------------------------------------ kernels
     @staticmethod
@@ -87,6 +90,8 @@ class LFDawidSkene(OneCoinDawidSkene):
             raise InputError("alpha and beta (Beta prior pseudo-counts + 1) must be >= 1")
         if self.smoothing < 0:
             raise InputError(f"smoothing must be >= 0, got {self.smoothing}")
+        if not 1.0 / v.K < self.max_accuracy <= 1.0:
+            raise InputError(f"max_accuracy must lie in (1/{v.K}, 1], got {self.max_accuracy}")
         S, K = v.n_sources, v.K
         inf = np.ones(S, dtype=bool) if self.informative is None else np.asarray(self.informative, dtype=bool)
         if inf.shape != (S,):
@@ -114,13 +119,19 @@ class LFDawidSkene(OneCoinDawidSkene):
         if coin.shape != (S,):
             raise InputError(f"votes_count must hold one flag per source ({S}), got {coin.shape}")
         converged = False
-        for _ in range(self.max_iter):
-            correct = segsum(v.s, correct_prob(v, post), S)
-            acc = (correct + a0) / np.maximum(n + a0 + b0, 1e-12)
-            acc = np.where(n + a0 + b0 > 0, acc, 0.5)
-            prior = _m_prior(self, post)
-            fired = segsum(v.s, post[v.i], S)  # [S, K] posterior mass of the items each source voted on
-            cov = (fired + self.smoothing) / (post.sum(0)[None, :] + 2.0 * self.smoothing)
+        # with known items, the first M-step reads them alone (the supervised estimate), so
+        # the unlabelled items start from what the labelled ones say, not from the raw votes
+        first_w = g.astype(np.float64) if gi.size and (count(v.i, v.n_items)[gi] > 0).any() else None
+        for it in range(self.max_iter):
+            pw = post if it or first_w is None else post * first_w[:, None]
+            nw = n if it or first_w is None else segsum(v.s, first_w[v.i], S)
+            correct = segsum(v.s, correct_prob(v, pw), S)
+            acc = (correct + a0) / np.maximum(nw + a0 + b0, 1e-12)
+            acc = np.where(nw + a0 + b0 > 0, acc, 0.5)
+            prior = _m_prior(self, pw)
+            fired = segsum(v.s, pw[v.i], S)  # [S, K] posterior mass of the items each source voted on
+            cov = (fired + self.smoothing) / (pw.sum(0)[None, :] + 2.0 * self.smoothing)
+            acc = np.minimum(acc, self.max_accuracy)
             if self.better_than_random:
                 acc = np.maximum(acc, 1.0 / K)
                 if uni.size:
@@ -129,7 +140,7 @@ class LFDawidSkene(OneCoinDawidSkene):
                     own = cov[uni, pol[uni]]
                     bad = uni[own < cov[uni].max(axis=1)]
                     if bad.size:
-                        pooled = (fired[bad].sum(1) + self.smoothing) / (post.sum() + 2.0 * self.smoothing)
+                        pooled = (fired[bad].sum(1) + self.smoothing) / (pw.sum() + 2.0 * self.smoothing)
                         cov[bad] = pooled[:, None]
             log_conf = symmetric_log_conf(acc, K)
             log_conf[~coin] = 0.0

@@ -384,9 +384,11 @@ def neighbor_lf(
     vectors) or read from ``vector_field``. Among its ``k`` nearest labelled examples, those with
     cosine similarity >= ``min_similarity`` count; the LF votes their majority label when at
     least ``min_neighbors`` count and the majority holds at least ``min_agreement`` of them.
-    Search is exact (normalised dot products) unless ``index`` is given: any object with
-    ``search(queries, k) -> (ids, distances)`` built on ``vectors`` with ids ``0..n-1`` and
-    cosine distance (``1 - similarity``), such as a ``labelloop.index`` index.
+    Search is exact (normalised dot products) unless ``index`` is given: a backend name of
+    :func:`labelloop.index.get_index` (``"exact"``, ``"auto"``, ``"faiss"``, ``"hnswlib"``...),
+    built here on ``vectors`` with cosine distance, or any object with
+    ``search(queries, k) -> (ids, distances)`` already built on ``vectors`` with ids ``0..n-1``
+    and cosine distance (``1 - similarity``).
     """
     V = np.asarray(vectors, dtype=np.float32)
     labels = list(labels)
@@ -400,6 +402,10 @@ def neighbor_lf(
     if not 1 <= k:
         raise InputError(f"labeling function '{name}': k must be >= 1")
     Vn = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
+    if isinstance(index, str):
+        from labelloop.index import get_index
+
+        index = get_index(index, metric="cosine").build(V, np.arange(V.shape[0]))
     codes, uniq = _factorize(labels)
     kk = min(k, V.shape[0])
 

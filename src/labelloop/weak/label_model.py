@@ -64,6 +64,9 @@ class LabelModel(BaseEstimator):
     better_than_random: assume each LF beats chance: its accuracy is at least ``1/K`` and an LF
         that votes one class fires at least as often on that class as on others; a fit that
         says otherwise leaves that evidence out instead of turning the LF upside down.
+    max_accuracy: cap on every learned accuracy (default 0.98). EM tends to declare a one-sided
+        LF perfect (every item it fires on is explained by its class), and a "perfect" LF would
+        then overrule any number of others; no LF is perfect.
     threshold: multi-label decision threshold on each tag's probability.
     """
 
@@ -81,6 +84,7 @@ class LabelModel(BaseEstimator):
         prior_smoothing: float = 1.0,
         abstain: str = "informative",
         better_than_random: bool = True,
+        max_accuracy: float = 0.98,
         threshold: float = 0.5,
     ):
         self.cardinality = cardinality
@@ -94,6 +98,7 @@ class LabelModel(BaseEstimator):
         self.prior_smoothing = prior_smoothing
         self.abstain = abstain
         self.better_than_random = better_than_random
+        self.max_accuracy = max_accuracy
         self.threshold = threshold
 
     # ------------------------------------------------------------------ validation
@@ -277,7 +282,7 @@ class LabelModel(BaseEstimator):
             max_iter=self.max_iter, tol=self.tol, alpha=self.alpha, beta=self.beta,
             class_prior="learn" if prior is None else prior, prior_smoothing=self.prior_smoothing,
             smoothing=self.smoothing, informative=informative, empty_init=init_empty,
-            better_than_random=self.better_than_random,
+            better_than_random=self.better_than_random, max_accuracy=self.max_accuracy,
             votes_count=~informative if informative_lf is not None else None,
         )
         with warnings.catch_warnings(record=True) as caught:

@@ -69,10 +69,12 @@ def _records(items: pd.DataFrame) -> pd.DataFrame:
 
 
 def apply_to_project(directory: str | Path, lfs: Sequence[LabelingFunction], *, strict: bool = False,
-                     n_jobs: int = 1) -> dict[str, Any]:
+                     n_jobs: int = 1, prune: bool = False) -> dict[str, Any]:
     """Apply ``lfs`` to every item of the project and store their votes (replacing old ones).
 
-    Returns a report: items, per-LF vote counts, and the failures (LF, record id, error).
+    ``prune``: also delete the votes of stored LF sources that are not among ``lfs`` (an LF
+    removed from the file). Returns a report: items, per-LF vote counts, pruned sources, and the
+    failures (LF, record id, error).
     """
     from labelloop.project import Project
     from labelloop.store import repo
@@ -95,7 +97,7 @@ def apply_to_project(directory: str | Path, lfs: Sequence[LabelingFunction], *, 
                     schema.normalize(str(c), learn=True)
                 proj.save_schema(s, schema)
             for j, lf in enumerate(lfs):
-                meta = {"lf_kind": lf.kind}
+                meta = {"lf_kind": lf.kind, "active": True}
                 if lf.tags:
                     meta["tags"] = list(lf.tags)
                 src = repo.get_or_create_source(s, proj.id, name=LF_PREFIX + lf.name, kind="lf",
@@ -114,10 +116,19 @@ def apply_to_project(directory: str | Path, lfs: Sequence[LabelingFunction], *, 
                 counts[lf.name] = repo.replace_votes(s, proj.id, src, rows)
             if schema.is_multi:
                 proj.save_schema(s, schema)
+            pruned = []
+            if prune:
+                keep = {LF_PREFIX + lf.name for lf in lfs}
+                srcs = repo.sources_frame(s, proj.id)
+                for name in srcs.loc[(srcs["kind"] == "lf") & ~srcs["name"].isin(keep), "name"]:
+                    src = repo.get_or_create_source(s, proj.id, name=name, kind="lf", meta={"active": False})
+                    repo.replace_votes(s, proj.id, src, [])
+                    pruned.append(name)
         return {
             "project": proj.name,
             "n_items": int(len(recs)),
             "votes": counts,
+            "pruned": pruned,
             "failures": [{"lf": f.lf, "record_id": f.record_id, "error": f.error} for f in out.failures],
         }
 
@@ -136,7 +147,12 @@ def _stored(s, proj, schema) -> dict[str, Any]:
         raise EmptyInputError("the project has no labeling function votes; run `labelloop lf apply` first")
     item_ids = items["item_id"].astype(int).to_numpy()
     row_of = {int(i): r for r, i in enumerate(item_ids)}
-    lf_names = sorted(srcs.loc[srcs["kind"] == "lf", "name"].tolist())
+    lf_names = []
+    for name in sorted(srcs.loc[srcs["kind"] == "lf", "name"].tolist()):
+        row = repo.get_or_create_source(s, proj.id, name=name, kind="lf")
+        if (row.meta or {}).get("active", True):
+            lf_names.append(name)
+    lf_votes = lf_votes[lf_votes["source"].isin(lf_names)]
     humans = votes[votes["source_kind"] == "human"]
     human_names = sorted(humans["source"].unique())
     gold_votes = votes[votes["source_kind"] == "gold"]
@@ -182,11 +198,15 @@ def _stored(s, proj, schema) -> dict[str, Any]:
 
         def matrix(frame, names):
             M = np.full((n, len(names)), -1, dtype=np.int64)
-            col = {nm: j for j, nm in enumerate(names)}
-            for it, src, lab in zip(frame["item_id"], frame["source"], frame["label"], strict=True):
-                if str(lab) not in pos:
-                    raise InputError(f"vote '{lab}' of source '{src}' is not one of the classes {classes}")
-                M[row_of[int(it)], col[src]] = pos[str(lab)]
+            if len(frame) == 0:
+                return M
+            rows = pd.Index(item_ids).get_indexer(frame["item_id"].astype(int).to_numpy())
+            cols = pd.Index(names).get_indexer(frame["source"].to_numpy())
+            codes = frame["label"].astype(str).map(pos)
+            if codes.isna().any():
+                bad = frame.loc[codes.isna()].iloc[0]
+                raise InputError(f"vote '{bad['label']}' of source '{bad['source']}' is not one of the classes {classes}")
+            M[rows, cols] = codes.to_numpy(dtype=np.int64)
             return M
 
         L = matrix(lf_votes, lf_names)

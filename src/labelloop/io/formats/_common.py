@@ -45,7 +45,7 @@ def item_count(project) -> int:
         return repo.count_items(s, project.id)
 
 
-def resolve_image(ref: str, base: Path, *, where: str, path: Path, line: int | None = None) -> str:
+def resolve_image(ref: str, base: Path, *, where: str, path: Path, line: int | None = None, extra_dirs=()) -> str:
     """An existing local image file for ``ref`` (absolute, relative to ``base``, or a
     Label Studio ``/data/local-files/?d=`` URL under ``LOCAL_FILES_DOCUMENT_ROOT`` or beside, or a
     ``/data/upload/`` URL whose file lies beside)."""
@@ -64,6 +64,7 @@ def resolve_image(ref: str, base: Path, *, where: str, path: Path, line: int | N
     name = Path(ref.split("?", 1)[0]).name
     if name:
         candidates += [base / name, base / "images" / name, base.parent / p, base.parent / "images" / name]
+        candidates += [Path(d) / name for d in extra_dirs]
     for c in candidates:
         if c.is_file():
             return str(c.resolve())

@@ -1,7 +1,8 @@
 """COCO: export image classification labels; import boxes and categories for curation.
 
 Import reads a COCO ``instances`` JSON (``images``, ``annotations``, ``categories``): each image
-becomes an item (its file found beside the JSON, in ``images/``, or one folder up), its boxes
+becomes an item (its file found beside the JSON, in ``images/``, one folder up, or in COCO's own
+layout ``annotations/instances_val2017.json`` beside ``val2017/``), its boxes
 are kept in the item's fields (``boxes``: category, ``bbox`` [x, y, w, h], area, iscrowd) and
 its categories become one vote of an ``import`` source: every category present for multi-label
 projects, the category with the largest total box area for single-label projects. So a
@@ -86,11 +87,14 @@ def read_coco(path: Path, *, project, schema, source_name=None, id_col=None, tex
         boxes.setdefault(a["image_id"], []).append(box)
     name = source_name or f"coco:{path.stem}"
     base = path.parent
+    # COCO's layout: annotations/instances_val2017.json beside val2017/ (the images)
+    split = path.stem.split("_", 1)[1] if path.stem.startswith(("instances_", "person_keypoints_", "captions_")) else path.stem
+    extra = [base.parent / split, base / split]
 
     def rows():
         for n, (iid, im) in enumerate(images.items(), start=1):
             where = f"images[{n - 1}] (id {iid})"
-            img = resolve_image(im.get("coco_url") if image_col == "coco_url" else im["file_name"], base, where=where, path=path)
+            img = resolve_image(im["file_name"], base, where=where, path=path, extra_dirs=extra)
             bs = boxes.get(iid, [])
             votes: list[tuple] = []
             if bs:

@@ -11,6 +11,10 @@ through. An *output manifest* line adds a label attribute and its ``<attr>-metad
 
 Multi-label jobs write a list of class indices with ``class-map`` / ``confidence-map``.
 
+Given a labeling job's output folder (``manifests/output/output.manifest`` beside
+``annotations/worker-response/iteration-N/<dataset object id>/*.json``), the per-worker answers
+of built-in jobs are read from the worker-response files.
+
 Items are identified by the ``labelloop-id`` attribute our input manifests carry (or
 ``--id-col``), else by ``source-ref`` for images and by the line number for text.
 
@@ -140,8 +144,14 @@ def read_manifest(path: Path, *, project, schema, source_name=None, id_col=None,
     ``{datasetObjectId, dataObject, annotations}``). ``label_col`` picks the label attribute."""
     from labelloop.io.tables import iter_jsonl
 
-    if path.is_dir():
-        raise InputError("a Ground Truth manifest is a JSON lines file, not a folder", path=path)
+    responses: dict[str, list[dict]] | None = None
+    if path.is_dir():  # a labeling job's output folder: output manifest + worker responses
+        manifests = sorted(path.glob("manifests/output/*.manifest"))
+        if len(manifests) != 1:
+            raise InputError("a Ground Truth job output folder holds manifests/output/output.manifest "
+                             "(or give the manifest file itself)", path=path)
+        responses = _worker_responses(path / "annotations" / "worker-response")
+        path = manifests[0]
     with path.open("rb") as fh:
         head = fh.read(64).lstrip()
     is_request = head.startswith(b"[")
@@ -166,7 +176,8 @@ def read_manifest(path: Path, *, project, schema, source_name=None, id_col=None,
                 yield n, f"dataset object {n}", line, rec.get("annotations")
         else:
             for n, rec in iter_jsonl(path):
-                yield n, f"line {n}", rec, None
+                # worker responses are filed under the dataset object id: the 0-based line number
+                yield n, f"line {n}", rec, None if responses is None else responses.get(str(n - 1))
 
     def rows():
         for n, where, rec, worker_list in records():
@@ -219,6 +230,33 @@ def read_manifest(path: Path, *, project, schema, source_name=None, id_col=None,
     return RowSource(rows=rows, allow_no_content=True, label="gt-manifest")
 
 
+def _worker_responses(root: Path) -> dict[str, list[dict]]:
+    """Per-worker answers of a built-in job: ``worker-response/iteration-N/<object id>/*.json``,
+    each ``{"answers": [{"workerId", "answerContent", "timeSpentInSeconds", ...}]}``, as
+    consolidation-style answers per dataset object id (a later iteration's answer of the same
+    worker replaces an earlier one)."""
+    out: dict[str, dict[str, dict]] = {}
+    if not root.is_dir():
+        return {}
+    iterations = sorted(root.glob("iteration-*"), key=lambda p: int(p.name.split("-", 1)[1]) if p.name.split("-", 1)[1].isdigit() else 0)
+    for it in iterations:
+        for f in sorted(it.glob("*/*.json")):
+            where = str(f.relative_to(root))
+            try:
+                data = json.loads(f.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise InputError(f"worker response is not valid JSON ({exc})", path=f) from None
+            answers = data.get("answers") if isinstance(data, dict) else None
+            if not isinstance(answers, list):
+                raise InputError(f"{where}: expected {{\"answers\": [...]}}", path=f)
+            for j, a in enumerate(answers):
+                if not isinstance(a, dict) or _is_missing(a.get("workerId")) or "answerContent" not in a:
+                    raise InputError(f"{where}: answers[{j}] needs 'workerId' and 'answerContent'", path=f)
+                out.setdefault(f.parent.name, {})[str(a["workerId"])] = {
+                    "workerId": str(a["workerId"]), "annotationData": {"content": a["answerContent"]}}
+    return {oid: list(per.values()) for oid, per in out.items()}
+
+
 # ---------------------------------------------------------------------- export
 def _now() -> str:
     return datetime.now(UTC).replace(tzinfo=None).isoformat()
@@ -235,12 +273,14 @@ def _answer(source: str, kind: str, label: Any, confidence: float | None) -> dic
 
 
 def write_manifest(project, out: Path, *, votes: bool = False, label_attribute: str = DEFAULT_ATTR,
-                   top: int | None = None, unlabelled_only: bool = False, **_: Any) -> int:
+                   top: int | None = None, unlabelled_only: bool = False, prelabels: bool = False, **_: Any) -> int:
     """Write a manifest to ``out``.
 
     Without ``votes``: an input manifest (``source`` / ``source-ref`` plus ``labelloop-id``), in
     queue order (highest priority first) when ``top`` is given, optionally only items without a
-    final label. With ``votes``: an output manifest whose label attribute holds the final label
+    final label; with ``prelabels`` each line carries the newest model prediction as
+    ``labelloop-prelabel`` ``{label, confidence}`` (what :func:`pre_annotation_handler` reads to
+    auto-accept). With ``votes``: an output manifest whose label attribute holds the final label
     (Ground Truth's built-in classification shape) and every vote as ``worker-answers``.
     """
     from sqlalchemy import select
@@ -251,6 +291,16 @@ def write_manifest(project, out: Path, *, votes: bool = False, label_attribute: 
     is_image = project.data_type == "image"
     job_type = f"groundtruth/{'image' if is_image else 'text'}-classification" + ("-multilabel" if schema.is_multi else "")
     created = _now()
+    pre: dict[str, dict[str, Any]] = {}
+    if prelabels:
+        from labelloop.store import repo
+
+        with project.session() as s:
+            pf = repo.predictions_frame(s, project.id)
+            if len(pf):
+                ext = repo.items_frame(s, project.id, item_ids=pf["item_id"].tolist()).set_index("item_id")["external_id"]
+                for iid, lab, conf, mv in zip(pf["item_id"], pf["label"], pf["confidence"], pf["model_version"], strict=True):
+                    pre[str(ext[iid])] = {"label": _jsonable(lab), "confidence": float(conf), "model": str(mv)}
     n = 0
     if top is not None and not votes:
         with project.session() as s:
@@ -270,6 +320,8 @@ def write_manifest(project, out: Path, *, votes: bool = False, label_attribute: 
                 continue
             line: dict[str, Any] = {"source-ref": rec.get("image")} if is_image else {"source": rec.get("text")}
             line[ID_ATTR] = rec["id"]
+            if rec["id"] in pre:
+                line["labelloop-prelabel"] = pre[rec["id"]]
             if votes:
                 meta: dict[str, Any] = {"job-name": f"labeling-job/{label_attribute}", "type": job_type,
                                         "human-annotated": "yes" if any(v["kind"] in ("human", "gold") for v in rec["votes"]) else "no",

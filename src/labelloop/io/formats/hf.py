@@ -3,13 +3,14 @@
 Export (``--format hf OUT``) saves a ``DatasetDict`` with ``save_to_disk`` to the folder OUT
 (Arrow files; ``parquet=True`` also writes ``OUT/<split>.parquet``). Columns: ``id``, ``text``
 (or ``image`` as an ``Image`` feature), ``label`` as ``ClassLabel`` (single-label, ``-1`` =
-unlabelled) or ``Sequence(ClassLabel)`` (multi-label), ``confidence`` (float32) and ``method``.
+unlabelled) or ``Sequence(ClassLabel)`` (multi-label), ``confidence`` (float32), ``method`` and,
+when the aggregate stored them, ``probs`` (the posterior per class, in ``ClassLabel`` order).
 With ``votes`` a ``votes`` column holds every vote: a list of ``{source, kind, label,
 confidence}`` (multi-label labels as JSON lists). Items with a ``split`` field go to that split,
 the others to ``train``.
 
 Import (``--format hf DIR``) reads a folder written by ``save_to_disk`` (a ``DatasetDict`` or a
-``Dataset``): a ``votes`` column gives back every vote; otherwise the ``label`` column (decoded
+``Dataset``), or ``<split>.parquet`` files written by ``Dataset.to_parquet`` (a file or a folder): a ``votes`` column gives back every vote; otherwise the ``label`` column (decoded
 through its ``ClassLabel`` names) is one vote of source ``hf:<folder name>``. Images embedded in
 the dataset are written once, named by their content hash, under ``DIR/media/hf/``.
 """
@@ -39,8 +40,15 @@ def build_dataset_dict(project, *, votes: bool = False):
     schema = project.schema
     classes = list(schema.classes)
     is_image = project.data_type == "image"
+    from sqlalchemy import select
+
+    from labelloop.store.models import Item, Label
+
     with project.session() as s:
         items = repo.items_frame(s, project.id)
+        q = (select(Item.external_id, Label.probabilities).join(Label, Label.item_id == Item.id)
+             .where(Label.project_id == project.id, Label.probabilities.is_not(None)))
+        probs_of = {e: p for e, p in s.execute(q) if isinstance(p, dict) and p}
     split_of = {e: (f or {}).get("split") for e, f in zip(items["external_id"], items["fields"], strict=True)}
     cols: dict[str, dict[str, list]] = {}
     bar = progress(total=item_count(project), desc="export hf", unit="items")
@@ -70,9 +78,13 @@ def build_dataset_dict(project, *, votes: bool = False):
     bar.close()
     if not cols:
         raise InputError("the project has no items to export")
+    for p in probs_of.values():
+        classes.extend(str(k) for k in p if str(k) not in classes)
     cl = ds.ClassLabel(names=classes)
     feats = {"id": ds.Value("string"), ("image" if is_image else "text"): ds.Image() if is_image else ds.Value("string"),
              "label": ds.Sequence(cl) if schema.is_multi else cl, "confidence": ds.Value("float32"), "method": ds.Value("string")}
+    if probs_of:  # the aggregate's posterior per class, aligned with the ClassLabel names
+        feats["probs"] = ds.Sequence(ds.Value("float32"))
     if votes:
         feats["votes"] = [{"source": ds.Value("string"), "kind": ds.Value("string"), "label": ds.Value("string"),
                            "confidence": ds.Value("float64")}]
@@ -80,6 +92,8 @@ def build_dataset_dict(project, *, votes: bool = False):
     out = {}
     for split, c in cols.items():
         c["label"] = [[cl.str2int(t) for t in v] for v in c["label"]] if schema.is_multi else [v if v == -1 else cl.str2int(v) for v in c["label"]]
+        if probs_of:
+            c["probs"] = [[float(probs_of[e].get(k, 0.0)) for k in classes] if e in probs_of else None for e in c["id"]]
         out[split] = ds.Dataset.from_dict(c, features=features)
     return ds.DatasetDict(out)
 
@@ -128,13 +142,23 @@ def _store_image(project, data: bytes, name: str) -> str:
 def read_hf(path: Path, *, project, schema, source_name=None, id_col=None, text_col=None, label_col=None,
             image_col=None) -> RowSource:
     ds = _datasets()
-    if not path.is_dir():
-        raise InputError("--format hf reads a folder written by DatasetDict.save_to_disk", path=path)
-    try:
-        loaded = ds.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError, OSError) as exc:
-        raise InputError(f"not a saved Hugging Face dataset: {exc}", path=path) from None
-    splits = dict(loaded.items()) if isinstance(loaded, ds.DatasetDict) else {"train": loaded}
+    parquet = [path] if path.suffix == ".parquet" else sorted(path.glob("*.parquet")) if path.is_dir() else []
+    if path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "dataset_info.json").is_file()):
+        try:
+            loaded = ds.load_from_disk(str(path))
+        except (FileNotFoundError, ValueError, OSError) as exc:
+            raise InputError(f"not a saved Hugging Face dataset: {exc}", path=path) from None
+        splits = dict(loaded.items()) if isinstance(loaded, ds.DatasetDict) else {"train": loaded}
+    elif parquet:  # <split>.parquet files written by Dataset.to_parquet (features in their metadata)
+        splits = {}
+        for f in parquet:
+            try:
+                splits[f.stem] = ds.Dataset.from_parquet(str(f))
+            except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
+                raise InputError(f"not a readable Parquet file: {exc}", path=f) from None
+    else:
+        raise InputError("not a saved Hugging Face dataset: --format hf reads a folder written by "
+                         "DatasetDict.save_to_disk, or <split>.parquet files", path=path)
     is_image = project.data_type == "image"
     name = source_name or f"hf:{path.resolve().name}"
     checked = {}
@@ -203,7 +227,7 @@ def read_hf(path: Path, *, project, schema, source_name=None, id_col=None, text_
                     if lab is not None and lab != []:
                         conf = rec.get("confidence")
                         votes.append((name, "import", lab, None if conf is None else float(conf)))
-                skip = {idc, cc, lc, "votes", "confidence", "method"}
+                skip = {idc, cc, lc, "votes", "confidence", "method", "probs"}
                 fields = {k2: _jsonable(v) for k2, v in rec.items() if k2 not in skip}
                 fields["split"] = split
                 yield Row(line=n, external_id=str(ext), text=text, image=img, fields=fields, votes=votes, content=content)

@@ -248,7 +248,7 @@ def write_labelstudio(project, out: Path, *, votes: bool = False, config: bool =
                 iid = ids_by_ext.get(rec["id"])
                 if iid is not None and iid in preds:
                     mv, lab, conf = preds[iid]
-                elif rec.get("label") is not None:
+                elif rec.get("label") not in (None, []):
                     mv, lab, conf = f"labelloop-{rec.get('method') or 'labels'}", rec["label"], rec.get("confidence")
                 else:
                     mv = None

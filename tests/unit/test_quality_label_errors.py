@@ -278,3 +278,24 @@ def test_votes_alone_flag_labels_the_consensus_contradicts():
     res = find_label_errors(np.array(list("ab"))[given], votes=answers)
     assert f1(res.is_error.to_numpy(), given != truth) >= 0.8
     assert (res.loc[res.is_error, "aggregate_label"] == res.loc[res.is_error, "suggested_label"]).all()
+
+
+def test_prune_by_noise_rate_by_hand():
+    y = np.array([0, 0, 0, 1, 1])
+    e = np.array([0.1, 0.9, 0.5, 0.2, 0.3])
+    C = np.array([[1.0, 2.0], [0.4, 1.6]])  # class 0: 2 estimated errors; class 1: round(0.4) = 0
+    np.testing.assert_array_equal(K.prune_by_noise_rate(y, e, C), [False, True, True, False, False])
+
+
+def test_confident_learning_estimate_and_noise_rate_decision(noisy_blobs):
+    X, y, noisy, P = noisy_blobs
+    res = find_label_errors(noisy, pred_probs=P, decision="noise_rate")
+    truth = noisy != y
+    cj = res.attrs["confident_joint"]
+    assert cj.shape == (3, 3)
+    np.testing.assert_allclose(cj.sum(axis=1).to_numpy(), np.bincount(noisy, minlength=3))
+    assert abs(res.attrs["cl_n_errors"] - truth.sum()) <= 0.5 * truth.sum()
+    assert res.is_error.sum() == pytest.approx(res.attrs["cl_n_errors"], abs=3)
+    assert f1(res.is_error.to_numpy(), truth) >= 0.7
+    with pytest.raises(InputError, match="decision"):
+        find_label_errors(noisy, pred_probs=P, decision="both")

@@ -5,10 +5,14 @@ given label is wrong (the suspicion ``score``), a ``suggested_label`` and an ``i
 decision:
 
 - **model probabilities** (``pred_probs``, ideally out-of-fold; or fitted here with
-  cross-validation over any scikit-learn classifier when only ``features`` are given). Confident
-  learning's per-class thresholds and confident joint estimate how many labels are wrong; the
-  noise matrix ``T[i, j] = P(given = i | true = j)`` is then refined by EM, together with a
-  temperature that calibrates the probabilities, both by maximum likelihood of the given labels;
+  cross-validation over any scikit-learn classifier when only ``features`` are given). The noise
+  matrix ``T[i, j] = P(given = i | true = j)`` is fitted by EM together with a temperature that
+  calibrates the probabilities, both by maximum likelihood of the given labels; the posterior
+  ``P(true | item, given) ∝ Q(true | item) T[given, true]`` gives each item's error probability.
+  Confident learning runs on the calibrated probabilities: per-class thresholds, the calibrated
+  confident joint (``attrs['confident_joint']``) and its estimate of the number of wrong labels
+  per class (``attrs['cl_n_errors']``); ``decision='noise_rate'`` prunes by that estimated
+  noise rate (per given class, its estimated number of errors, most suspect first);
 - **nearest neighbours** in embedding space: the label distribution among each item's
   neighbours, combined with the model as a product of experts whose weights are chosen the same
   way; with features, a second round re-fits the model and the neighbour vote on the items that
@@ -20,8 +24,9 @@ decision:
   fewer than ``MIN_TAG_ITEMS`` items carry, or lack, are not checked: ``attrs['unchecked_tags']``);
   an item's score is its most suspect tag's error probability.
 
-The ``is_error`` decision flags the N most suspect items where N maximises the expected F1 under
-the posterior (an item's error probability is its expected contribution to the true positives).
+The default ``is_error`` decision (``decision='expected_f1'``) flags the N most suspect items where
+N maximises the expected F1 under the posterior (an item's error probability is its expected
+contribution to the true positives); it measured better than pruning by noise rate.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ def find_label_errors(
     metric: str = "cosine",
     refit: bool = True,
     min_score: float = MIN_SCORE,
+    decision: str = "expected_f1",
 ) -> pd.DataFrame:
     """Score every item's given label: how likely it is wrong, and what it should be.
 
@@ -89,6 +95,9 @@ def find_label_errors(
         With features: re-fit the model and the neighbour vote without the first round's suspects.
     min_score
         Never flag an item whose error probability is below this.
+    decision
+        ``expected_f1`` (default): flag the top-N by score, N maximising the expected F1;
+        ``noise_rate``: confident learning's prune by noise rate (single-label only).
 
     Returns
     -------
@@ -118,6 +127,8 @@ def find_label_errors(
         raise InputError(f"n_neighbors must be at least 1, got {n_neighbors}")
     if metric not in ("cosine", "euclidean"):
         raise InputError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
+    if decision not in ("expected_f1", "noise_rate"):
+        raise InputError(f"decision must be 'expected_f1' or 'noise_rate', got {decision!r}")
     if pred_probs is None and F is None and votes is None:
         raise InputError(
             "give pred_probs (out-of-fold predicted probabilities), features (embeddings; a "
@@ -126,6 +137,8 @@ def find_label_errors(
     opts = dict(model=model, cv=cv, n_neighbors=n_neighbors, metric=metric, refit=refit,
                 random_state=random_state, min_score=min_score)
     if multi:
+        if decision != "expected_f1":
+            raise InputError("decision='noise_rate' is for single-label data; multi-label uses expected_f1")
         if votes is not None:
             raise InputError("votes are supported for single-label data only; aggregate multi-label answers first")
         tags, Y = _multi_codes(values, classes)
@@ -137,6 +150,10 @@ def find_label_errors(
     if votes is not None:
         A, vote_counts, agg_label = _vote_signals(votes, index, cls)
     out = _single_label(y, len(cls), P, F, A, **opts)
+    C = K.confident_joint(y, out["Q"])
+    out["confident_joint"] = C
+    if decision == "noise_rate":
+        out["flags"] = K.prune_by_noise_rate(y, out["e"], C)
     frame = _frame(index, cls, y, out)
     if votes is not None:
         tot = vote_counts.sum(axis=1)
@@ -189,7 +206,7 @@ def _single_label(y, k, P, F, A, *, model, cv, n_neighbors, metric, refit, rando
         bar.update(1)
     bar.update(1)
     bar.close()
-    return {"post": post, "e": e, "flags": flags, "T": T, "weights": w, "knn_disagreement": knn_dis}
+    return {"post": post, "Q": Q, "e": e, "flags": flags, "T": T, "weights": w, "knn_disagreement": knn_dis}
 
 
 def _frame(index, classes, y, out) -> pd.DataFrame:
@@ -218,6 +235,9 @@ def _frame(index, classes, y, out) -> pd.DataFrame:
     T = out["T"]
     frame.attrs["noise_matrix"] = pd.DataFrame(T, index=pd.Index(classes, name="given"), columns=pd.Index(classes, name="true"))
     frame.attrs["n_errors_estimate"] = float(e.sum())
+    C = out["confident_joint"]
+    frame.attrs["confident_joint"] = pd.DataFrame(C, index=pd.Index(classes, name="given"), columns=pd.Index(classes, name="true"))
+    frame.attrs["cl_n_errors"] = float(C.sum() - np.trace(C))
     frame.attrs["weights"] = out["weights"]
     frame.attrs["classes"] = list(classes)
     return frame

@@ -26,7 +26,8 @@ decision:
 
 The default ``is_error`` decision (``decision='expected_f1'``) flags the N most suspect items where
 N maximises the expected F1 under the posterior (an item's error probability is its expected
-contribution to the true positives); it measured better than pruning by noise rate.
+contribution to the true positives); on the label-error benchmark it beat pruning by noise rate
+in 7 of 9 cells (see BENCHMARKS.md).
 """
 
 from __future__ import annotations

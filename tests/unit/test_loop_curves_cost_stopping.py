@@ -7,7 +7,12 @@ import pytest
 
 from labelloop.exceptions import InputError
 from labelloop.loop.cost import CostModel, plan
-from labelloop.loop.curves import LearningCurve, fit_learning_curve, labels_for, learning_curve_points
+from labelloop.loop.curves import (
+    LearningCurve,
+    fit_learning_curve,
+    labels_for,
+    learning_curve_points,
+)
 from labelloop.loop.stopping import StoppingRule, cohen_kappa, plateau, predictions_stable
 
 

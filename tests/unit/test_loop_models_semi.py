@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from labelloop.exceptions import InputError, NotFittedError
-from labelloop.loop.models import LoopClassifier, MultiLabelClassifier, TemperatureScaling, calibrate, make_model
+from labelloop.loop.models import (
+    LoopClassifier,
+    MultiLabelClassifier,
+    TemperatureScaling,
+    calibrate,
+    make_model,
+)
 from labelloop.loop.semi import SelfTraining, knn_graph, propagate_labels, pseudo_labels
 
 

@@ -111,3 +111,52 @@ def test_simulate_and_report_writes_self_contained_html(tmp_path):
     assert len(imgs) >= 2 and base64.b64decode(imgs[0])[:8] == b"\x89PNG\r\n\x1a\n"
     assert "http://" not in page and "https://" not in page
     assert out["plan"] is not None and "advice" in out["plan"]
+
+
+@pytest.mark.parametrize("agg", [None, "onecoin", "ds"])
+def test_aggregation_of_simulated_answers(agg):
+    X, y = blobs(n=600)
+    ann = SimulatedAnnotators([0.9, 0.85], spammers=1, overlap=3)
+    r = simulate(X, y, budget=150, batch=50, init=50, annotators=ann, aggregator=agg, random_state=0, show_progress=False)
+    assert r.rounds[-1]["answers_used"] == 450
+    assert r.rounds[-1]["label_accuracy"] >= 0.85
+
+
+def test_honeypot_weights_exact_and_spammer_outvoted():
+    from labelloop.loop.simulate import honeypot_weights, weighted_vote
+
+    # 9/10 right -> acc (9+1)/(10+2) = 5/6; K=3: log 2 + log 5; 3/10 on 3 classes -> chance -> 0
+    w = honeypot_weights(np.array([9, 3]), np.array([10, 10]), 3)
+    np.testing.assert_allclose(w, [np.log(2) + np.log(5), 0.0])
+    # one trusted annotator outvotes two spammers that agree with each other
+    items = np.array([0, 0, 0])
+    workers = np.array([0, 1, 2])
+    labels = np.array([1, 2, 2])
+    assert weighted_vote(items, workers, labels, np.array([3.0, 0.5, 0.5]), 2, 3, rng=0).tolist() == [1, -1]
+
+
+def test_honeypots_identify_the_good_annotator():
+    # one good annotator and two spammers: without gold nothing tells them apart;
+    # honeypots do, and the labels follow the good annotator
+    X, y = blobs(n=600)
+    ann = SimulatedAnnotators([0.95], spammers=2, overlap=3, honeypot_rate=0.2)
+    r = simulate(X, y, budget=150, batch=50, init=50, annotators=ann, random_state=0, show_progress=False)
+    assert r.rounds[-1]["label_accuracy"] >= 0.9
+    plain = SimulatedAnnotators([0.95], spammers=2, overlap=3)
+    r0 = simulate(X, y, budget=150, batch=50, init=50, annotators=plain, random_state=0, show_progress=False)
+    assert r0.rounds[-1]["label_accuracy"] < 0.8
+
+
+def test_stopping_rule_ends_the_loop_with_a_reason():
+    from labelloop.loop.stopping import StoppingRule
+
+    X, y = blobs(k=3, sep=8.0)
+    r = simulate(X, y, budget=200, stopping=StoppingRule(window=2, kappa=0.99), random_state=0, show_progress=False)
+    assert r.params["stopped"].startswith(("plateau", "predictions stable"))
+    assert r.curve[-1][0] < 200
+    money = simulate(X, y, budget=200, stopping=StoppingRule(budget=2.0, min_gain=-1, kappa=1.1),
+                     random_state=0, show_progress=False)
+    # 20 s x 10/h = 0.0556 per label: 30 labels cost 1.67, 40 cost 2.22 >= 2 -> stops at 40
+    assert money.params["stopped"].startswith("budget") and money.curve[-1][0] == 40
+    plain = simulate(X, y, budget=30, random_state=0, show_progress=False)
+    assert plain.params["stopped"] == "budget of human labels"

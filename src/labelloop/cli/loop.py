@@ -55,8 +55,9 @@ def register(app: typer.Typer) -> None:
         overlap: int = typer.Option(0, "--overlap", help="Simulated annotators: answers per item (0 = use the truth directly)."),
         accuracy: str = typer.Option("0.9,0.85,0.8", "--annotator-accuracy", help="Simulated annotators' accuracies, comma separated."),
         spammers: int = typer.Option(0, "--spammers", help="Extra simulated annotators who answer at random."),
+        honeypots: float = typer.Option(0.0, "--honeypots", help="Share of simulated answers spent on gold items (weights annotators)."),
         aggregator: str = typer.Option("ds", "--aggregator", help="Replay: aggregation method for --answers."),
-        min_answers: int = typer.Option(2, "--min-answers", help="Replay: answers revealed per item before dynamic overlap."),
+        min_answers: int = typer.Option(3, "--min-answers", help="Replay: answers revealed per item before dynamic overlap."),
         confidence: float = typer.Option(0.9999, "--confidence", help="Replay: ask for more answers while the aggregate confidence is below this (1 = until the answers run out)."),
         max_per_item: int | None = typer.Option(None, "--max-per-item", help="Replay: most answers revealed for one item."),
         embed_model: str = typer.Option("auto", "--embed-model", help="Project: embedder for the items (auto, minilm, tfidf, histogram...)."),
@@ -102,7 +103,7 @@ def register(app: typer.Typer) -> None:
                 accs = [float(a) for a in accuracy.split(",") if a.strip()]
             except ValueError:
                 raise InputError(f"--annotator-accuracy must be numbers separated by commas, got {accuracy!r}") from None
-            ann = SimulatedAnnotators(accs, spammers=spammers, overlap=overlap)
+            ann = SimulatedAnnotators(accs, spammers=spammers, overlap=overlap, honeypot_rate=honeypots)
         res = simulate(X, y, strategy=strategy, init=init, batch=batch, budget=budget, test_size=test_size,
                        random_state=seed, model=model, semi=semi, annotators=ann)
         out = res.to_dict()
@@ -112,6 +113,28 @@ def register(app: typer.Typer) -> None:
             write_report([out], html)
             out["html"] = str(html)
         _write_json(out, json_out)
+
+    @app.command("loop-round")
+    @handle_errors
+    def loop_round_cmd(
+        project: Path = typer.Argument(..., help="A project folder."),
+        batch: int = typer.Option(50, "--batch", help="Items to queue for people."),
+        strategy: str | None = typer.Option(None, "--strategy", help="Query strategy (default: the measured best)."),
+        model: str = typer.Option("logreg", "--model", help="logreg, svm, rf, knn, nb."),
+        semi: bool = typer.Option(False, "--semi/--no-semi", help="Also train on pseudo-labels."),
+        target_precision: float = typer.Option(0.99, "--target-precision", help="Router: precision auto-accepted answers must reach."),
+        embed_model: str = typer.Option("auto", "--embed-model", help="Embedder for the items (auto, minilm, tfidf, histogram...)."),
+        json_out: Path | None = typer.Option(None, "--json", help="Write the summary as JSON here (default: stdout)."),
+    ):
+        """One round of the loop on a project: train on human labels, write predictions, queue
+        the next batch for people, and report the share the router could auto-accept.
+
+        Example: `labelloop loop-round my-project --batch 50 --target-precision 0.99`
+        """
+        from labelloop.loop.project import run_loop_round
+
+        _write_json(run_loop_round(project, strategy=strategy, batch=batch, model=model, semi=semi,
+                                   embed_model=embed_model, target_precision=target_precision), json_out)
 
     @app.command("curve")
     @handle_errors

@@ -111,5 +111,6 @@ def plan(curve, n_now: int, target: float, cost: CostModel | None = None, *, eng
         "improve_model": model_route,
         "cheaper": cheaper,
         "advice": advice,
+        "summary": f"to reach {target:.3f} from {current:.3f} at {int(n_now)} labels: {advice}",
         "rates": asdict(cost) | {"per_label": cost.per_label},
     }

@@ -20,14 +20,17 @@ def power_law(n, a, b, c):
     return a - b * np.power(np.asarray(n, dtype=np.float64), -c)
 
 
-def _fit(n: np.ndarray, s: np.ndarray, weights=None):
+def _fit(n: np.ndarray, s: np.ndarray, p0=None):
     from scipy.optimize import curve_fit
 
-    a0 = min(1.0, float(s.max()) + 0.02)
-    c0 = 0.5
-    b0 = max((a0 - float(s.min())) * float(n.min()) ** c0, 1e-3)
-    sigma = None if weights is None else 1.0 / np.sqrt(np.maximum(weights, 1e-12))
-    popt, _ = curve_fit(power_law, n, s, p0=(a0, b0, c0), sigma=sigma,
+    if p0 is None:
+        a0 = min(1.0, float(s.max()) + 0.02)
+        c0 = 0.5
+        b0 = max((a0 - float(s.min())) * float(n.min()) ** c0, 1e-3)
+        p0 = (a0, b0, c0)
+    else:
+        p0 = (min(max(p0[0], 0.0), 1.0), max(p0[1], 0.0), min(max(p0[2], 0.01), 3.0))
+    popt, _ = curve_fit(power_law, n, s, p0=p0,
                         bounds=([0.0, 0.0, 0.01], [1.0, np.inf, 3.0]),
                         maxfev=20000)
     return popt
@@ -84,7 +87,7 @@ class LearningCurve:
         return {"a": self.a, "b": self.b, "c": self.c, "n": self.n, "score": self.score}
 
 
-def fit_learning_curve(n, score, *, n_boot: int = 200, random_state: int = 0) -> LearningCurve:
+def fit_learning_curve(n, score, *, n_boot: int = 100, random_state: int = 0) -> LearningCurve:
     """Fit ``score = a - b n^-c`` to the points; a residual bootstrap gives the intervals.
 
     Each bootstrap replicate adds resampled residuals (inflated by sqrt(m / (m - 3)) for the
@@ -108,7 +111,7 @@ def fit_learning_curve(n, score, *, n_boot: int = 200, random_state: int = 0) ->
     for _ in range(int(n_boot)):
         s_star = fitted + rng.choice(resid, size=n.size, replace=True)
         try:
-            boots.append(_fit(n, s_star))
+            boots.append(_fit(n, s_star, p0=(a, b, c)))
         except (RuntimeError, ValueError):
             continue
     return LearningCurve(float(a), float(b), float(c), n.tolist(), s.tolist(), np.asarray(boots).reshape(-1, 3))

@@ -116,7 +116,7 @@ def replay(
     truth: pd.DataFrame,
     *,
     aggregator: str | Callable = "ds",
-    min_answers: int = 2,
+    min_answers: int = 3,
     confidence: float = 0.9999,
     batch: int | None = None,
     max_answers: int | None = None,

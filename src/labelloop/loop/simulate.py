@@ -26,7 +26,8 @@ class SimulatedAnnotators:
     ``confusions``: one K x K row-stochastic matrix per annotator. ``spammers`` extra annotators
     answer uniformly at random. ``overlap`` answers are collected per item, from distinct
     annotators drawn at random. ``honeypot_rate``: the share of extra answers spent on gold
-    items to measure annotators (counted as answers used, not as labels).
+    items to measure annotators (counted as answers used, not as labels); the simulator weights
+    each annotator's votes by its honeypot accuracy.
     """
 
     def __init__(self, accuracies=None, *, confusions=None, spammers: int = 0, overlap: int = 1,
@@ -80,6 +81,36 @@ class SimulatedAnnotators:
         return np.asarray(items), np.asarray(workers), np.asarray(labels)
 
 
+def honeypot_answers(ann: SimulatedAnnotators, n: int, n_classes: int, rng: np.random.Generator):
+    """``n`` answers on gold items of random true class, from random annotators:
+    (annotator, correct) arrays."""
+    A = ann.n_annotators
+    mats = [ann._confusion(a, n_classes) for a in range(A)]
+    who = rng.integers(0, A, n)
+    truth = rng.integers(0, n_classes, n)
+    ans = np.array([rng.choice(n_classes, p=mats[w][t]) for w, t in zip(who, truth, strict=True)], dtype=np.int64)
+    return who, ans == truth
+
+
+def honeypot_weights(correct: np.ndarray, total: np.ndarray, n_classes: int) -> np.ndarray:
+    """Log-odds vote weights from honeypot accuracy (Laplace-smoothed):
+    log(K - 1) + log(acc / (1 - acc)), the optimal weight for an annotator whose errors are
+    uniform over the other classes; 0 for an annotator no better than chance."""
+    acc = (np.asarray(correct, dtype=np.float64) + 1.0) / (np.asarray(total, dtype=np.float64) + 2.0)
+    w = np.log(max(n_classes - 1, 1)) + np.log(acc / (1.0 - acc))
+    return np.maximum(w, 0.0)
+
+
+def weighted_vote(items, workers, labels, weights, n_items: int, n_classes: int, rng=None) -> np.ndarray:
+    """Per-item label with the largest summed annotator weight; -1 for items without answers."""
+    rng = np.random.default_rng(rng)
+    scores = np.zeros((n_items, n_classes))
+    np.add.at(scores, (items, labels), np.asarray(weights, dtype=np.float64)[workers] + 1e-9)
+    has = np.bincount(items, minlength=n_items) > 0
+    out = (scores + rng.random(scores.shape) * 1e-12).argmax(axis=1)
+    return np.where(has, out, -1)
+
+
 def majority_vote(items: np.ndarray, labels: np.ndarray, n_items: int, n_classes: int, rng=None) -> np.ndarray:
     """Per-item majority label (ties broken at random); -1 for items without answers."""
     rng = np.random.default_rng(rng)
@@ -89,6 +120,30 @@ def majority_vote(items: np.ndarray, labels: np.ndarray, n_items: int, n_classes
     out = counts.argmax(axis=1)
     out[counts.sum(axis=1) < 0.5] = -1
     return out
+
+
+def _aggregate(method: str, items, workers, labels, n_items: int, n_classes: int, n_workers: int):
+    """Aggregated codes per item (-1 without answers) with a :mod:`labelloop.aggregate` method,
+    or None if aggregation is unavailable."""
+    import warnings
+
+    try:
+        from labelloop.aggregate import get_aggregator
+        from labelloop.exceptions import ConvergenceWarning
+        from labelloop.votes import VoteMatrix
+    except ImportError:  # pragma: no cover - the aggregation package ships with labelloop
+        return None
+    vm = VoteMatrix(item_idx=np.asarray(items, dtype=np.int64), source_idx=np.asarray(workers, dtype=np.int64),
+                    labels=np.asarray(labels, dtype=np.int64), items=np.arange(n_items, dtype=object),
+                    sources=np.arange(n_workers, dtype=object), classes=list(range(n_classes)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = get_aggregator(method).fit(vm)
+    out = np.full(n_items, -1, dtype=np.int64)
+    pos = np.asarray(getattr(est, "items_", np.arange(n_items)), dtype=np.int64)
+    out[pos] = np.asarray(est.codes_, dtype=np.int64)
+    has = np.bincount(np.asarray(items, dtype=np.int64), minlength=n_items) > 0
+    return np.where(has, out, -1)
 
 
 # ---------------------------------------------------------------------------- cost
@@ -194,15 +249,22 @@ def _simulate(
     rates: CostRates | None = None,
     stop_at: float | None = None,
     stop_fraction: float | None = None,
+    stopping=None,
     show_progress: bool | None = None,
 ) -> SimulationResult:
     """Run the active-learning loop on (X, y) with known truth; see the module docstring.
 
     ``budget`` is the most human-labelled items (the loop stops there or when the pool runs
     out). ``stop_at``: stop once test accuracy reaches this value; ``stop_fraction``: once it
-    reaches this fraction of the full-pool accuracy (both save time in sweeps).
+    reaches this fraction of the full-pool accuracy (both save time in sweeps). ``stopping``: a
+    :class:`~labelloop.loop.stopping.StoppingRule` checked after each round (budget = money,
+    plateau of the test curve, stabilising predictions on the pool); the reason it stopped is
+    in ``params["stopped"]``.
     ``aggregator(items, annotators, labels, n_items, n_classes) -> codes`` turns simulated
-    answers into labels (majority vote by default).
+    answers into labels; a name picks a method: ``"mv"`` (majority vote, the default: EM methods
+    estimate annotators poorly from the few hundred answers of an early loop; weighted by
+    honeypot accuracy when the annotators answer honeypots) or any
+    :mod:`labelloop.aggregate` name (``"onecoin"``, ``"ds"``, ...).
     """
     from labelloop.loop.models import LoopClassifier, resolve_model
     from labelloop.loop.semi import SelfTraining
@@ -237,6 +299,9 @@ def _simulate(
     ans_labels: list[np.ndarray] = []
     ans_workers: list[np.ndarray] = []
     answers_used = 0
+    n_ann = 0 if annotators is None else annotators.n_annotators
+    gold_total = np.zeros(n_ann, dtype=np.int64)  # honeypot answers per annotator
+    gold_correct = np.zeros(n_ann, dtype=np.int64)
     budget = int(min(budget, len(pool)))
 
     def label(batch_idx: np.ndarray) -> None:
@@ -251,12 +316,24 @@ def _simulate(
         ans_workers.append(wk)
         ans_labels.append(lb)
         n_ans = len(lb)
-        answers_used += n_ans + int(round(n_ans * annotators.honeypot_rate / (1 - annotators.honeypot_rate)))
+        n_gold = int(round(n_ans * annotators.honeypot_rate / (1 - annotators.honeypot_rate)))
+        if n_gold:
+            who, ok = honeypot_answers(annotators, n_gold, K, rng)
+            np.add.at(gold_total, who, 1)
+            np.add.at(gold_correct, who, ok.astype(np.int64))
+        answers_used += n_ans + n_gold
         items_all = np.concatenate(ans_items)
         labels_all = np.concatenate(ans_labels)
         workers_all = np.concatenate(ans_workers)
-        if aggregator is None:
-            agg = majority_vote(items_all, labels_all, len(pool), K, rng)
+        if aggregator is None or isinstance(aggregator, str):
+            method = "mv" if aggregator is None else aggregator
+            agg = None if method == "mv" else _aggregate(method, items_all, workers_all, labels_all, len(pool), K,
+                                                          annotators.n_annotators)
+            if agg is None and gold_total.sum() > 0:
+                w = honeypot_weights(gold_correct, gold_total, K)
+                agg = weighted_vote(items_all, workers_all, labels_all, w, len(pool), K, rng)
+            elif agg is None:
+                agg = majority_vote(items_all, labels_all, len(pool), K, rng)
         else:
             agg = np.asarray(aggregator(items_all, workers_all, labels_all, len(pool), K))
         got[labeled] = agg[labeled]
@@ -272,6 +349,8 @@ def _simulate(
     bar = progress(total=budget, desc=f"simulate {strat_name}", unit="label", disable=None if show_progress is None else not show_progress)
     bar.update(int(labeled.sum()))
     graph_cache = None
+    history: list[np.ndarray] = []
+    stopped = ""
     while True:
         li = np.flatnonzero(labeled)
         yl = got[li]
@@ -301,7 +380,14 @@ def _simulate(
             "pseudo_labels": int(n_pseudo),
             "cost": round(answers_used * rates.per_answer(), 4),
         })
+        if stopping is not None:
+            history.append(clf.predict_proba(Xp).argmax(axis=1))
+            stop, why = stopping.check(spent=rounds[-1]["cost"], curve=curve, history=history)
+            if stop:
+                stopped = why
+                break
         if n_lab >= budget or labeled.all() or (stop_at is not None and acc >= stop_at):
+            stopped = "budget of human labels" if n_lab >= budget else ("pool exhausted" if labeled.all() else "target reached")
             break
         unl = np.flatnonzero(~labeled)
         n = min(int(batch), budget - n_lab, unl.size)
@@ -311,5 +397,5 @@ def _simulate(
     bar.close()
     params = {"init": int(init), "batch": int(batch), "budget": int(budget), "test_size": test_size,
               "seed": int(random_state), "semi": bool(semi) if not isinstance(semi, SelfTraining) else repr(vars(semi)), "cold_start": cold_start,
-              "n_pool": int(len(pool)), "n_test": int(len(test)), "classes": [c.item() if hasattr(c, "item") else c for c in classes]}
+              "n_pool": int(len(pool)), "stopped": stopped, "n_test": int(len(test)), "classes": [c.item() if hasattr(c, "item") else c for c in classes]}
     return SimulationResult(strategy=str(strat_name), curve=curve, full_accuracy=round(float(full_acc), 6), rounds=rounds, params=params)

@@ -19,7 +19,13 @@ from labelloop.select.diversity import (
     kmeans_medoids,
 )
 from labelloop.select.expected import ExpectedErrorReduction, VarianceReduction
-from labelloop.select.hybrid import Badge, DensityWeighted, DiverseUncertainty, SeedSimilarity, gradient_embedding
+from labelloop.select.hybrid import (
+    Badge,
+    DensityWeighted,
+    DiverseUncertainty,
+    SeedSimilarity,
+    gradient_embedding,
+)
 from labelloop.select.overlap import RepeatOrNew
 from labelloop.select.uncertainty import (
     EntropySampling,

@@ -28,20 +28,45 @@ class DiverseUncertainty(QueryStrategy):
     boundary teaches the model little more than one of them; this spreads the batch along it.
     """
 
-    def __init__(self, *, beta: int = 10, measure: str = "margin"):
+    def __init__(self, *, beta: int = 10, measure: str = "margin", diversity: str = "kmeans",
+                 graph: bool = False, k: int = 10):
+        if diversity not in ("kmeans", "kcenter"):
+            raise InputError(f"unknown diversity {diversity!r}; use 'kmeans' or 'kcenter'")
         self.beta = beta
         self.measure = measure
+        self.diversity = diversity
+        self.graph = graph
+        self.k = k
 
     def _select(self, model, X, n, X_labeled, y_labeled, rng):
+        from labelloop.select.diversity import kcenter_greedy
+
         P = predict_proba(model, X)
+        if self.graph and X_labeled is not None and y_labeled is not None and len(y_labeled):
+            P = 0.5 * (P + _graph_proba(model, X, X_labeled, y_labeled, P.shape[1], self.k))
         u = _measure(self.measure)(P)
         k = min(X.shape[0], max(n, int(self.beta) * n))
         cand = top_n(u, k, rng)
         if k == n:
             return cand
+        if self.diversity == "kcenter":
+            return cand[kcenter_greedy(X[cand], n, centers=X_labeled)]
         w = u[cand] - u.min() + 1e-6
         pick = kmeans_medoids(X[cand], n, sample_weight=w, random_state=rng)
         return cand[pick]
+
+
+def _graph_proba(model, X, X_labeled, y_labeled, n_classes: int, k: int) -> np.ndarray:
+    """Label-spreading posteriors for the pool, over a kNN graph of pool + labelled items."""
+    from labelloop.loop.semi import propagate_labels
+
+    classes = np.asarray(getattr(model, "classes_", np.arange(n_classes)))
+    col = {c: i for i, c in enumerate(classes.tolist())}
+    yl = np.asarray([col.get(v, -1) for v in np.asarray(y_labeled).tolist()])
+    keep = yl >= 0
+    allX = np.vstack([X, X_labeled[keep]])
+    li = np.arange(X.shape[0], allX.shape[0])
+    return propagate_labels(allX, li, yl[keep], n_classes, k=k)[: X.shape[0]]
 
 
 class DensityWeighted(ScoringStrategy):

@@ -118,12 +118,13 @@ def test_report_is_self_contained_with_plots(report_html):
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from the network
     assert "<script" not in html
     secs = _sections(html)
-    assert list(secs) == ["overview", "classes", "confusion", "errors", "outliers", "lfs", "curve", "annotators", "duplicates"]
+    assert list(secs) == ["overview", "classes", "confusion", "errors", "outliers", "lfs", "curve", "annotators", "duplicates", "leakage"]
     for key in ("overview", "classes", "confusion", "errors", "outliers"):
         assert secs[key] == "filled", key
     # sections without data say why
     assert secs["lfs"] == "empty" and "no labeling-function votes" in html
     assert secs["annotators"] == "empty" and "two or more annotators" in html
+    assert secs["leakage"] == "empty" and "no train and test split" in html
     assert html.count('src="data:image/png;base64,') >= 3
     assert html.count("<tr>") >= 15
 
@@ -165,7 +166,7 @@ def test_report_renders_in_chromium(report_html):
             assert page.locator("section#errors table.errors tbody tr").count() == 15
             assert page.locator("section#annotators .empty").is_visible()
             nav = page.locator("nav a")
-            assert nav.count() == 9
+            assert nav.count() == 10
             page.locator("nav a", has_text="Suspected label errors").click()
             assert page.locator("section#errors").is_visible()
             assert failed == []
@@ -218,3 +219,24 @@ def test_errors_on_a_multilabel_project(cli, tmp_path, shared_data):
     assert len(set(ids) & set(top)) >= 3
     r = cli("errors", d, "--top", "3", "--no-queue")
     assert r.returncode == 0 and "change" in r.stdout
+
+
+def test_leakage_section_finds_a_test_item_repeated_from_train(cli, tmp_path):
+    from labelloop.project import Project
+    from labelloop.report import build_report
+
+    csv = tmp_path / "split.csv"
+    csv.write_text(
+        "id,text,label,split\n1,the cat sat on the mat,a,train\n2,dogs bark loudly at night,b,train\n"
+        "3,the cat sat on the mat,a,test\n4,birds sing in the morning,b,test\n5,fish swim in the sea,a,train\n"
+    )
+    d = tmp_path / "p"
+    assert cli("init", d).returncode == 0
+    assert cli("import", d, csv, "--text-col", "text", "--label-col", "label").returncode == 0
+    with Project.open(d) as proj:
+        out = build_report(proj, tmp_path / "r.html", sections=["leakage", "errors"])
+    html = out.read_text()
+    assert _sections(html) == {"leakage": "filled", "errors": "empty"}
+    assert "1 of 2 test items repeat a train item" in html
+    assert re.search(r"<td>3</td><td>1</td><td>exact</td>", html)
+    assert "needs at least 10" in html  # too few labels for error detection: the section says so

@@ -345,3 +345,53 @@ def duplicates(ctx: ReportContext) -> Section:
     s = res.get("summary", {})
     note = f'<p class="note">{len(groups)} groups, {s.get("items_in_groups", sum(map(len, groups)))} items in groups.</p>'
     return Section("duplicates", "Duplicates", note + table(rows), summary={"groups": len(groups)})
+
+
+# ------------------------------------------------------------------------------ leakage
+SPLIT_TRAIN = {"train", "training"}
+SPLIT_TEST = {"test", "valid", "validation", "dev", "eval"}
+
+
+@register_section("leakage", "Train/test leakage")
+def leakage(ctx: ReportContext) -> Section:
+    items = ctx.data.items
+    fields = items["fields"] if "fields" in items.columns else pd.Series([None] * len(items))
+    split = [str((f or {}).get("split", "")).strip().lower() if isinstance(f, dict) else "" for f in fields]
+    split = np.array(split, dtype=object)
+    train = np.flatnonzero(np.isin(split, list(SPLIT_TRAIN)))
+    test = np.flatnonzero(np.isin(split, list(SPLIT_TEST)))
+    if not len(train) or not len(test):
+        return Section("leakage", "Train/test leakage",
+                       empty="items carry no train and test split (import a 'split' column with train / test values)")
+    try:
+        from labelloop.dedup import leakage as find_leakage
+    except ImportError:
+        return Section("leakage", "Train/test leakage", empty="the duplicates module (labelloop.dedup) is not installed")
+    hashes = items["content_hash"].astype(str).to_numpy()
+    kw = {"train_hashes": hashes[train].tolist(), "test_hashes": hashes[test].tolist()}
+    how = "equal content"
+    try:
+        from labelloop.embed.project import load_vectors
+
+        pv = load_vectors(ctx.proj)
+        pos = {int(i): r for r, i in enumerate(np.asarray(pv.item_ids))}
+        rows = np.array([pos.get(int(i), -1) for i in items.item_id], dtype=np.int64)
+        if (rows[train] >= 0).all() and (rows[test] >= 0).all():
+            V = np.asarray(pv.vectors, dtype=np.float32)
+            kw.update(train_vectors=V[rows[train]], test_vectors=V[rows[test]])
+            how = f"equal content and {pv.model} embeddings (cosine >= 0.95)"
+    except Exception:  # no embeddings: exact matches only
+        pass
+    found = find_leakage(**kw)
+    ext = items.external_id.astype(str).to_numpy()
+    if not found:
+        return Section("leakage", "Train/test leakage",
+                       empty=f"no test item repeats a train item ({len(test)} test vs {len(train)} train items, by {how})")
+    text = items["text"].to_numpy()
+    rows_df = pd.DataFrame([{
+        "test item": ext[test[f["test"]]], "train item": ext[train[f["train"]]], "kind": f["kind"],
+        "similarity": float(f["similarity"]), "test text": _short(text[test[f["test"]]], 100),
+    } for f in found[: ctx.top]])
+    note = (f'<p class="warn">{len(found)} of {len(test)} test items repeat a train item (by {html.escape(how)}): '
+            "evaluation on them overstates accuracy; drop or move them.</p>")
+    return Section("leakage", "Train/test leakage", note + table(rows_df), summary={"leaked": len(found)})

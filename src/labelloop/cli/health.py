@@ -84,7 +84,8 @@ def report(
     """Write the dataset-health report: one self-contained HTML page (no network needed).
 
     Class distribution, model vs labels, suspected label errors with their items, outliers,
-    labeling functions, learning curve and cost, annotators and agreement, duplicates; a section
+    labeling functions, learning curve and cost, annotators and agreement, duplicates, train/test
+    leakage; a section
     without data says why.
 
     Example: `labelloop report proj --out proj-health.html`

@@ -85,8 +85,7 @@ def report(
 
     Class distribution, model vs labels, suspected label errors with their items, outliers,
     labeling functions, learning curve and cost, annotators and agreement, duplicates, train/test
-    leakage; a section
-    without data says why.
+    leakage; a section without data says why.
 
     Example: `labelloop report proj --out proj-health.html`
     """

@@ -25,6 +25,10 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _name(run: dict[str, Any]) -> str:
+    return str(run["strategy"]) + (" + semi" if run["params"].get("semi") else "")
+
+
 def _plots(results: list[dict[str, Any]], fit: dict | None) -> list[tuple[str, str]]:
     import matplotlib
 
@@ -35,7 +39,7 @@ def _plots(results: list[dict[str, Any]], fit: dict | None) -> list[tuple[str, s
     fig, ax = plt.subplots(figsize=(7, 4))
     for r in results:
         c = np.asarray(r["curve"], dtype=float)
-        ax.plot(c[:, 0], c[:, 1], marker=".", label=r["strategy"] + (" + semi" if r["params"].get("semi") else ""))
+        ax.plot(c[:, 0], c[:, 1], marker=".", label=_name(r))
     full = results[0]["full_accuracy"]
     ax.axhline(full, color="k", lw=0.8, ls="--", label=f"whole pool ({full:.3f})")
     ax.axhline(0.98 * full, color="k", lw=0.6, ls=":", label="98% of whole pool")
@@ -52,7 +56,7 @@ def _plots(results: list[dict[str, Any]], fit: dict | None) -> list[tuple[str, s
     fig, ax = plt.subplots(figsize=(7, 4))
     for r in results:
         rounds = r["rounds"]
-        ax.plot([x["cost"] for x in rounds], [x["test_accuracy"] for x in rounds], marker=".", label=r["strategy"])
+        ax.plot([x["cost"] for x in rounds], [x["test_accuracy"] for x in rounds], marker=".", label=_name(r))
     ax.set_xlabel("money spent on answers")
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)
@@ -63,7 +67,7 @@ def _plots(results: list[dict[str, Any]], fit: dict | None) -> list[tuple[str, s
         fig, ax = plt.subplots(figsize=(7, 4))
         for r in results:
             rounds = r["rounds"]
-            ax.plot([x["answers_used"] for x in rounds], [x["label_accuracy"] for x in rounds], marker=".", label=r["strategy"])
+            ax.plot([x["answers_used"] for x in rounds], [x["label_accuracy"] for x in rounds], marker=".", label=_name(r))
         ax.set_xlabel("answers used")
         ax.set_ylabel("accuracy of the labels collected")
         ax.grid(alpha=0.3)

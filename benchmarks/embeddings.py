@@ -432,6 +432,49 @@ def bench_dedup(n_million=1_000_000):
     return results
 
 
+def markdown() -> str:
+    """BENCHMARKS.md tables from the saved results."""
+    res = json.loads(OUT.read_text())
+    out = []
+    if "index" in res:
+        out.append("| n | backend | recall@10 ours | recall@10 direct | queries/s ours | queries/s direct | search overhead | build s ours | build s direct |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for r in sorted(res["index"], key=lambda r: (r["n"], r["backend"])):
+            name = r["backend"] + (f" (chose {r['auto_choice']})" if r.get("auto_choice") else "")
+            ov = f"{100 * r['overhead_search']:+.0f}%" if "overhead_search" in r else "-"
+            out.append(f"| {r['n']:,} | {name} | {r['recall_ours']:.3f} | {_fmt(r.get('recall_direct'))} | {r['qps_ours']:,.0f} | "
+                       + (f"{r['qps_direct']:,.0f}" if "qps_direct" in r else "-") + f" | {ov} | {r['build_ours_s']:.1f} | "
+                       + (f"{r['build_direct_s']:.1f}" if "build_direct_s" in r else "-") + " |")
+        for r in res["index"]:
+            if "auto_speed_vs_best" in r:
+                out.append(f"\n`auto` at {r['n']:,}: recall@10 {r['recall_ours']:.3f}, {100 * r['auto_speed_vs_best']:.0f}% of the queries/s of the fastest backend that reaches recall 0.95 ({r['best_backend_at_recall_0.95']}).")
+    if "embed" in res:
+        e = res["embed"]
+        out.append("")
+        out.append("| texts | ours texts/s | sentence-transformers texts/s | ratio | min cosine vs ST | first cached run s | cached re-run s | re-run / first |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        out.append(f"| {e['n_texts']:,} | {e['texts_per_s_ours']:.1f} | {e['texts_per_s_st']:.1f} | {e['ratio_ours_vs_st']:.2f}x | {e['min_cosine_vs_st']:.6f} | "
+                   f"{e['first_cached_run_s']:.1f} | {e['cached_rerun_s']:.3f} | {100 * e['cached_rerun_fraction']:.2f}% |")
+    if "seeds" in res:
+        out.append("")
+        out.append("| embedder | method | P@50 seeds (median of 5 draws) | P@50 random |")
+        out.append("| --- | --- | --- | --- |")
+        for r in res["seeds"]:
+            out.append(f"| {r['model']} | {r['method']} | {r['P@50_seeds']:.3f} | {r['P@50_random']:.3f} |")
+    if "dedup" in res:
+        d = res["dedup"]
+        out.append("")
+        out.append("| data | threshold | precision | recall | groups found | true groups |")
+        out.append("| --- | --- | --- | --- | --- | --- |")
+        for r in d["quality"]:
+            out.append(f"| {r['data']} | {r['threshold']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['groups_found']} | {r['true_groups']} |")
+        if "text_recall_by_edit_at_0.95" in d:
+            out.append("\nText recall by edit at 0.95: " + ", ".join(f"{k} {v:.2f}" for k, v in d["text_recall_by_edit_at_0.95"].items()) + ".")
+        if "scale_1M" in d:
+            out.append("\n1M items: " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in d["scale_1M"].items()) + ".")
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parts", default="index,embed,seeds,dedup")
@@ -439,7 +482,11 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--backends", default="exact,faiss-flat,faiss-ivf,faiss-hnsw,hnswlib,annoy,auto")
     ap.add_argument("--dedup-n", type=int, default=1_000_000)
+    ap.add_argument("--markdown", action="store_true", help="Print the BENCHMARKS.md tables from saved results and exit.")
     args = ap.parse_args()
+    if args.markdown:
+        print(markdown())
+        return
     WORK.mkdir(parents=True, exist_ok=True)
     parts = args.parts.split(",")
     print(json.dumps(machine()), flush=True)

@@ -147,12 +147,12 @@ def direct_runners(x, q, k, params):
     return {b: out[b] for b in params}
 
 
-def bench_index(sizes, repeats, backends):
+def bench_index(sizes, repeats, backends, n_queries=1000):
     from labelloop.index import ExactIndex, get_index
 
     results = []
     for n in sizes:
-        x, q = clustered(n)
+        x, q = clustered(n, nq=n_queries)
         k = 10
         t = _now()
         truth, _ = ExactIndex().build(x).search(q, k)
@@ -194,8 +194,8 @@ def bench_index(sizes, repeats, backends):
             del ours, run_ours, run_direct
         # auto vs the best backend that meets recall 0.95
         good = [r for r in results if r["n"] == n and r["backend"] not in ("auto",) and r["recall_ours"] >= 0.95]
-        auto = next(r for r in results if r["n"] == n and r["backend"] == "auto")
-        if good:
+        auto = next((r for r in results if r["n"] == n and r["backend"] == "auto"), None)
+        if good and auto is not None:
             best = max(good, key=lambda r: r["qps_ours"])
             auto["best_backend_at_recall_0.95"] = best["backend"]
             auto["auto_speed_vs_best"] = auto["qps_ours"] / best["qps_ours"]
@@ -482,6 +482,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--backends", default="exact,faiss-flat,faiss-ivf,faiss-hnsw,hnswlib,annoy,auto")
     ap.add_argument("--dedup-n", type=int, default=1_000_000)
+    ap.add_argument("--queries", type=int, default=1000, help="Index benchmark: number of queries.")
     ap.add_argument("--markdown", action="store_true", help="Print the BENCHMARKS.md tables from saved results and exit.")
     args = ap.parse_args()
     if args.markdown:
@@ -491,7 +492,7 @@ def main():
     parts = args.parts.split(",")
     print(json.dumps(machine()), flush=True)
     if "index" in parts:
-        save("index", bench_index([int(s) for s in args.sizes.split(",")], args.repeats, args.backends.split(",")))
+        save("index", bench_index([int(s) for s in args.sizes.split(",")], args.repeats, args.backends.split(","), args.queries))
     if "embed" in parts:
         save("embed", bench_embed(args.repeats))
     if "seeds" in parts:

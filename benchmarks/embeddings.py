@@ -393,6 +393,12 @@ def bench_dedup(n_million=1_000_000):
         el = _now() - t
         p, r = _pr(dup.groups, img_true)
         rows.append({"data": "digits phash", "threshold": dist, "precision": p, "recall": r, "groups_found": len(dup.groups), "true_groups": len(img_true), "seconds": el})
+    dup = find_duplicates(vectors=hv, threshold=0.95)
+    lab = dup.labels
+    results["image_recall_by_edit_at_0.95"] = {
+        name: float(np.mean([lab[n_img + i] >= 0 and lab[n_img + i] == lab[truth_img[n_img + i]] for i in range(300) if i % 3 == kind]))
+        for kind, name in enumerate(["jpeg q50", "crop 90%", "resize 64->40"])
+    }
     for thr in (0.95, 0.97):
         dup = find_duplicates(vectors=hv, threshold=thr)
         p, r = _pr(dup.groups, img_true)
@@ -470,6 +476,8 @@ def markdown() -> str:
             out.append(f"| {r['data']} | {r['threshold']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['groups_found']} | {r['true_groups']} |")
         if "text_recall_by_edit_at_0.95" in d:
             out.append("\nText recall by edit at 0.95: " + ", ".join(f"{k} {v:.2f}" for k, v in d["text_recall_by_edit_at_0.95"].items()) + ".")
+        if "image_recall_by_edit_at_0.95" in d:
+            out.append("\nDigit image recall by edit (histogram+HOG at 0.95): " + ", ".join(f"{k} {v:.2f}" for k, v in d["image_recall_by_edit_at_0.95"].items()) + ".")
         if "scale_1M" in d:
             out.append("\n1M items: " + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in d["scale_1M"].items()) + ".")
     return "\n".join(out)

@@ -17,6 +17,11 @@ HERE = Path(__file__).resolve().parent
 # (script, arguments) in the order they run; quick ones first.
 BENCHMARKS: list[tuple[str, list[str]]] = [
     ("import_scale.py", []),
+    ("aggregate_crowdkit.py", []),
+    ("weak_youtube.py", []),
+    ("weak_madewithml.py", []),
+    ("active_learning.py", ["--seeds", "10"]),
+    ("replay_crowd.py", ["--seeds", "5"]),
 ]
 
 

@@ -59,10 +59,13 @@ def run_demo(directory: str | Path, *, madewithml: str | None = None, say: Calla
         say(f"    imported {rep.rows} images ({rep.inserted} new) with their folder labels as votes of 'import:folders'")
         st = project_stats(proj)
         say(f"    stats: {st['items']} items, {st['votes']} votes, {len(st['labels'])} classes, imbalance ratio {st['imbalance_ratio']}")
+        result["digits"] = {"stats": st, "project": str(proj.dir)}
+    result["digits"].update(_loop_steps(directory, say))
+    with proj:
         out = directory / "digits-labels.csv"
         n = export_labels(proj, out, votes=True)
-        say(f"    exported {n} items with their votes to {out}")
-        result["digits"] = {"stats": st, "export": str(out), "project": str(proj.dir)}
+        say(f"    exported {n} items with final labels, confidence and every vote to {out}")
+        result["digits"]["export"] = str(out)
 
     if madewithml:
         src = madewithml
@@ -88,3 +91,30 @@ def _sibling(src: str, name: str) -> str:
     if is_url(src):
         return src.rsplit("/", 1)[0] + "/" + name
     return str(Path(src).parent / name)
+
+
+def _loop_steps(directory: Path, say: Callable[[str], Any]) -> dict[str, Any]:
+    """Aggregate the votes, simulate the labelling loop with a report, run one live round."""
+    from sklearn.datasets import load_digits
+
+    from labelloop.aggregate.store import aggregate_project
+    from labelloop.loop.report import simulate_and_report
+
+    out: dict[str, Any] = {}
+    summary = aggregate_project(directory / "digits", method="mv")
+    say(f"    aggregated {summary['n_votes']} votes into final labels ({summary['method']}), mean confidence {summary['mean_confidence']:.3f}")
+    digits = load_digits()
+    html = directory / "loop-report.html"
+    say("[2] the loop: simulating annotators on the digits (random vs our default strategy, with pseudo-labels) ...")
+    sim = simulate_and_report(digits.data, digits.target, html, budget=200, random_state=0, title="labelloop demo: digits")
+    for run in sim["results"]:
+        curve = run.get("curve") or []
+        if curve:
+            name = str(run.get("strategy")) + (" + pseudo-labels" if run.get("params", {}).get("semi") else "")
+            say(f"    {name}: test accuracy {curve[-1][1]:.3f} with {curve[-1][0]} human labels (whole pool: {run['full_accuracy']:.3f})")
+    plan = sim.get("plan") or {}
+    if plan.get("summary"):
+        say(f"    {plan['summary']}")
+    say(f"    report with learning curves and cost forecast: {html}")
+    out["loop_report"] = str(html)
+    return out

@@ -15,7 +15,9 @@ and exits non-zero. Messages say what was wrong and what to do.
     ├── ConfigError              bad settings / project folder
     ├── StoreError               database problems; ``NotFoundError`` for a missing row
     │   └── NotFoundError
+    ├── LabelingFunctionError    a labeling function raised or returned a bad label on a record
     ├── NotFittedError           an estimator used before ``fit`` (ValueError + AttributeError, like sklearn's)
+    ├── NotificationError        a webhook / Telegram message could not be delivered
     ├── ConvergenceWarning       (a warning, not an error) EM did not converge
     └── MissingDependencyError   an optional package is not installed; says what to install
 """
@@ -83,8 +85,21 @@ class NotFoundError(StoreError, LookupError):
     pass
 
 
+class LabelingFunctionError(LabelloopError):
+    """A labeling function failed on a record; ``lf`` and ``record_id`` say which."""
+
+    def __init__(self, message: str, *, lf: str | None = None, record_id: object | None = None):
+        self.lf = lf
+        self.record_id = record_id
+        super().__init__(message)
+
+
 class NotFittedError(LabelloopError, ValueError, AttributeError):
     """Same bases as scikit-learn's NotFittedError, without importing scikit-learn."""
+
+
+class NotificationError(LabelloopError):
+    """A notification (webhook, Telegram) could not be delivered."""
 
 
 class ConvergenceWarning(UserWarning):

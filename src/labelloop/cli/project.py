@@ -48,7 +48,7 @@ def init(
 def import_(
     directory: Path = typer.Argument(..., help="Project folder."),
     source: str = typer.Argument(..., help="File, folder or URL to import."),
-    format: str = typer.Option("auto", "--format", "-f", help="auto|csv|tsv|json|jsonl|parquet|folder|madewithml|answers|gold"),
+    format: str = typer.Option("auto", "--format", "-f", help="auto|csv|tsv|json|jsonl|parquet|folder|madewithml|answers|gold, or another tool's format: labelstudio|gt-manifest|toloka|mturk|coco|voc|hf"),
     taxonomy: str = typer.Option(None, "--taxonomy", help="Tag taxonomy JSON applied to imported tags (aliases -> tags, parents added)."),
     id_col: str = typer.Option(None, "--id-col", help="Column holding the item id (default: id, or the row number)."),
     text_col: str = typer.Option(None, "--text-col", help="Text column; several comma-separated columns are joined."),
@@ -71,6 +71,8 @@ def import_(
         labelloop import proj ../shared/data/madewithml/projects.json --taxonomy ../shared/data/madewithml/tags.json
 
         labelloop import proj answers.csv --format answers
+
+        labelloop import proj export.json --format labelstudio
     """
     from labelloop.io import import_file
     from labelloop.project import Project
@@ -91,12 +93,14 @@ def import_(
 def export(
     directory: Path = typer.Argument(..., help="Project folder."),
     out: Path = typer.Argument(..., help="Output file."),
-    format: str = typer.Option(None, "--format", "-f", help="csv|jsonl|parquet (default: from the file name)."),
+    format: str = typer.Option(None, "--format", "-f", help="csv|jsonl|parquet (default: from the file name), or another tool's format: labelstudio|gt-manifest|toloka|mturk|coco|voc|hf."),
     votes: bool = typer.Option(False, "--votes", help="Include every vote of every source."),
 ):
     """Export final labels with confidence (and optionally every vote), streaming.
 
     Example: `labelloop export proj labels.parquet --votes`
+
+    Example: `labelloop export proj tasks.json --format labelstudio --votes`
     """
     from labelloop.io import export_labels
     from labelloop.project import Project

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,22 @@ from labelloop.progress import progress
 
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 PAGE = 5000
+
+# Formats added by plug-in modules (``labelloop.io.formats``): name -> writer. A writer is
+# called as ``writer(project, out, votes=, **options)`` and returns the number of items written.
+FORMAT_WRITERS: dict[str, Callable[..., int]] = {}
+
+
+def register_writer(name: str, writer: Callable[..., int]) -> None:
+    FORMAT_WRITERS[name] = writer
+
+
+def export_formats() -> tuple[str, ...]:
+    """Every export format: the built-in ones and those registered by plug-ins."""
+    from labelloop.io.importers import _load_plugins
+
+    _load_plugins()
+    return EXPORT_FORMATS + tuple(f for f in FORMAT_WRITERS if f not in EXPORT_FORMATS)
 
 
 def _fmt_from_path(out: Path) -> str | None:
@@ -65,12 +81,20 @@ def iter_export_records(project, *, votes: bool = False, page: int = PAGE) -> It
         last = rows[-1][0]
 
 
-def export_labels(project, out: str | Path, *, fmt: str | None = None, votes: bool = False) -> int:
-    """Write the project's labels to ``out``; returns the number of items written."""
+def export_labels(project, out: str | Path, *, fmt: str | None = None, votes: bool = False, **options: Any) -> int:
+    """Write the project's labels to ``out``; returns the number of items written.
+
+    ``options`` go to a plug-in format's writer (see ``FORMAT_WRITERS``).
+    """
     out = Path(out)
     fmt = fmt or _fmt_from_path(out)
+    known = export_formats()
+    if fmt in FORMAT_WRITERS:
+        return FORMAT_WRITERS[fmt](project, out, votes=votes, **options)
     if fmt not in EXPORT_FORMATS:
-        raise InputError(f"cannot tell the export format of '{out.name}'; pass --format {'|'.join(EXPORT_FORMATS)}")
+        if fmt is not None and fmt not in known:
+            raise InputError(f"unknown export format '{fmt}'; one of {', '.join(known)}")
+        raise InputError(f"cannot tell the export format of '{out.name}'; pass --format {'|'.join(known)}")
     if out.exists() and out.is_dir():
         raise InputError("output path is a folder", path=out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -57,9 +57,45 @@ class Row:
     text: str | None = None
     image: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
-    # (source name, source kind, label value) votes carried by the record
-    votes: list[tuple[str, str, Any]] = field(default_factory=list)
+    # (source name, source kind, label value[, confidence]) votes carried by the record
+    votes: list[tuple] = field(default_factory=list)
     content: bytes | None = None  # what the content hash is computed from
+
+
+@dataclass
+class RowSource:
+    """What a plug-in format reader returns: a restartable row stream and how to check it."""
+
+    rows: Callable[[], Iterator[Row]]
+    per_item_unique: bool = True  # False: one row per answer, several rows per item
+    allow_no_content: bool = False  # rows may name items without text/image (answers only)
+    label: str = ""  # the format's name in reports
+
+
+# Formats added by plug-in modules (``labelloop.io.formats``): name -> reader. A reader is
+# called as ``reader(path, project=, schema=, source_name=, id_col=, text_col=, label_col=,
+# image_col=)`` and returns a :class:`RowSource`; the two-pass import below does the rest.
+FORMAT_READERS: dict[str, Callable[..., RowSource]] = {}
+
+
+def register_reader(name: str, reader: Callable[..., RowSource]) -> None:
+    FORMAT_READERS[name] = reader
+
+
+def import_formats() -> tuple[str, ...]:
+    """Every importable format: the built-in ones and those registered by plug-ins."""
+    _load_plugins()
+    return IMPORT_FORMATS + tuple(f for f in FORMAT_READERS if f not in IMPORT_FORMATS)
+
+
+def _load_plugins() -> None:
+    import importlib
+
+    try:
+        importlib.import_module("labelloop.io.formats")
+    except ModuleNotFoundError as exc:
+        if exc.name != "labelloop.io.formats":
+            raise
 
 
 @dataclass
@@ -321,9 +357,21 @@ def import_file(
     """Import ``source`` (a file, folder or URL) into ``project``. See the module docstring."""
     from labelloop.io.sources import local_path
 
-    if fmt not in IMPORT_FORMATS:
-        raise InputError(f"unknown format '{fmt}'; one of {', '.join(IMPORT_FORMATS)}")
+    known = import_formats()
+    if fmt not in known:
+        raise InputError(f"unknown format '{fmt}'; one of {', '.join(known)}")
     path = local_path(source, suffix=".json" if fmt == "madewithml" else "")
+    if fmt in FORMAT_READERS:
+        schema = project.schema
+        if unknown is not None:
+            schema.unknown = unknown  # type: ignore[assignment]
+            schema.__post_init__()
+        if taxonomy is not None:
+            schema.taxonomy = taxonomy if isinstance(taxonomy, Taxonomy) else Taxonomy.load(taxonomy)
+        src = FORMAT_READERS[fmt](path, project=project, schema=schema, source_name=source_name, id_col=id_col,
+                                  text_col=text_col, label_col=label_col, image_col=image_col)
+        return _run_import(project, src.rows, schema, path, str(source), fmt, per_item_unique=src.per_item_unique,
+                           allow_no_content=src.allow_no_content, batch_size=batch_size, on_batch=on_batch)
     if fmt == "auto":
         fmt = detect_format(path)
     if path.is_dir() and fmt != "folder":
@@ -355,10 +403,16 @@ def import_file(
         make_rows, _ = table_rows(path, fmt, id_col=id_col, text_col=text_col, label_col=label_col, image_col=image_col,
                                   data_type=project.data_type, source_name=name)
 
-    report = ImportReport(path=str(source), format=fmt)
+    return _run_import(project, make_rows, schema, path, str(source), fmt, per_item_unique=fmt not in ("answers",),
+                       allow_no_content=allow_no_content, batch_size=batch_size, on_batch=on_batch)
+
+
+def _run_import(project, make_rows, schema: LabelSchema, path: Path, source: str, fmt: str, *, per_item_unique: bool,
+                allow_no_content: bool, batch_size: int, on_batch) -> ImportReport:
+    report = ImportReport(path=source, format=fmt)
     t0 = time.perf_counter()
     # ---- pass 1: validate everything before writing anything
-    total = _validate(make_rows, schema, path, per_item_unique=fmt not in ("answers",))
+    total = _validate(make_rows, schema, path, per_item_unique=per_item_unique)
     if total == 0:
         raise EmptyInputError("no records to import", path=path)
     # ---- pass 2: write in batches
@@ -409,9 +463,10 @@ def _validate(make_rows, schema: LabelSchema, path: Path, *, per_item_unique: bo
             if per_item_unique:
                 hashes.append(h)
             else:
-                for src, _, _ in row.votes:
+                for src, *_ in row.votes:
                     pairs.append(_h64(row.external_id + "\x00" + src))
-            for _, _, value in row.votes:
+            for vote in row.votes:
+                value = vote[2]
                 try:
                     probe.normalize(value)
                 except SchemaError as exc:
@@ -435,7 +490,7 @@ def _raise_duplicate(make_rows, h: int, what: str, path: Path, per_item_unique: 
     lines = []
     ext = None
     for row in make_rows():
-        keys = [_h64(row.external_id)] if per_item_unique else [_h64(row.external_id + "\x00" + s) for s, _, _ in row.votes]
+        keys = [_h64(row.external_id)] if per_item_unique else [_h64(row.external_id + "\x00" + v[0]) for v in row.votes]
         if h in keys:
             lines.append(row.line)
             ext = row.external_id
@@ -497,17 +552,17 @@ def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportR
             )
         fresh = {ids[e] for e in created}
         # votes, grouped by source
-        by_source: dict[tuple[str, str], dict[int, Any]] = {}
+        by_source: dict[tuple[str, str], dict[int, tuple[Any, Any]]] = {}
         for r in batch:
-            for src, kind, value in r.votes:
+            for src, kind, value, *conf in r.votes:
                 norm = schema.normalize(value)
                 if norm is None or norm == []:
                     continue
-                by_source.setdefault((src, kind), {})[ids[r.external_id]] = norm
+                by_source.setdefault((src, kind), {})[ids[r.external_id]] = (norm, conf[0] if conf else None)
         for (src, kind), votes in by_source.items():
             if src not in sources_seen:
                 sources_seen[src] = repo.get_or_create_source(s, pid, src, kind).id
-            report.votes += repo.upsert_votes(s, pid, sources_seen[src], [(iid, v, None) for iid, v in votes.items()], fresh_items=fresh)
+            report.votes += repo.upsert_votes(s, pid, sources_seen[src], [(iid, v, c) for iid, (v, c) in votes.items()], fresh_items=fresh)
         project.save_schema(s, schema)
         report.rows += len(batch)
 

@@ -1,0 +1,214 @@
+"""Active learning vs modAL-python and random: labels needed to reach 98% of full-pool accuracy.
+
+    python benchmarks/active_learning.py [--seeds 10] [--datasets madewithml,youtube,digits]
+
+Same features (MiniLM embeddings for text, pixels for digits), same model
+(``LogisticRegression(C=10, max_iter=2000)``), same stratified splits (test 30%), init 10,
+batch 10. modAL-python runs in its own virtual environment (``.bench-venv-modal``, created on
+first use) via a subprocess, on the very same splits and the same random first batch.
+labelloop's strategies start from a diverse first batch (k-means cold start), which is part of
+the method. Writes ``benchmarks/results/active_learning.json`` and
+``benchmarks/results/active_learning.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# many small fits: single-threaded BLAS is faster and keeps timings comparable
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(HERE))
+
+import _al_data  # noqa: E402
+
+MODAL_VENV = ROOT / ".bench-venv-modal"
+MODAL_PIN = "modAL-python==0.4.2.1"  # 0.4.2 is published on PyPI as 0.4.2.1
+MODAL_STRATEGIES = ["uncertainty", "margin", "entropy", "ranked_batch"]
+FRACTION = 0.98
+BUDGET = {"madewithml": 300, "youtube": 400, "digits": 400}
+
+
+def ensure_modal_venv() -> Path:
+    py = MODAL_VENV / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(MODAL_VENV)], check=True)
+        import numpy
+        import scipy
+        import sklearn
+
+        subprocess.run(
+            [str(py), "-m", "pip", "install", "-q", MODAL_PIN, f"scikit-learn=={sklearn.__version__}",
+             f"numpy=={numpy.__version__}", f"scipy=={scipy.__version__}"],
+            check=True,
+        )
+    return py
+
+
+def make_runs(name: str, seeds: list[int]):
+    from labelloop.loop.models import LoopClassifier
+    from labelloop.loop.simulate import split_pool_test
+
+    X, y = _al_data.load(name)
+    runs = []
+    for s in seeds:
+        pool, test = split_pool_test(y, 0.3, s)
+        rng = np.random.default_rng(10_000 + s)
+        while True:  # a random first batch with at least two classes (a classifier needs two)
+            init = rng.choice(len(pool), size=10, replace=False)
+            if len(np.unique(y[pool][init])) >= 2:
+                break
+        full = LoopClassifier("logreg").fit(X[pool], y[pool]).score(X[test], y[test])
+        runs.append({"seed": s, "pool": pool.tolist(), "test": test.tolist(), "init": init.tolist(),
+                     "full_accuracy": full, "stop_at": FRACTION * full - 1e-12})
+    return X, y, runs
+
+
+def run_modal(name: str, runs, budget: int, strategies=MODAL_STRATEGIES):
+    py = ensure_modal_venv()
+    xf, yf = _al_data.ensure_files(name)
+    with tempfile.TemporaryDirectory() as td:
+        job = Path(td) / "job.json"
+        out = Path(td) / "out.json"
+        job.write_text(json.dumps({"X": str(xf), "y": str(yf), "runs": runs, "strategies": strategies,
+                                   "batch": 10, "budget": budget, "stop_at": None}))
+        subprocess.run([str(py), str(HERE / "_modal_runner.py"), str(job), str(out)], check=True)
+        return json.loads(out.read_text())
+
+
+def run_ours(X, y, runs, budget: int, configs: dict):
+    from labelloop.loop.simulate import simulate
+
+    out = []
+    for run in runs:
+        for label, cfg in configs.items():
+            t0 = time.perf_counter()
+            r = simulate(X, y, random_state=run["seed"], init=10, batch=10, budget=budget, test_size=0.3,
+                         model="logreg", show_progress=False, **cfg)
+            assert abs(r.full_accuracy - run["full_accuracy"]) < 1e-6, "split mismatch"
+            out.append({"seed": run["seed"], "strategy": label, "curve": r.curve,
+                        "seconds": time.perf_counter() - t0})
+    return out
+
+
+def labels_to(curve, target):
+    for n, acc in curve:
+        if acc >= target:
+            return n
+    return None
+
+
+def summarise(name, runs, results):
+    target = {r["seed"]: r["stop_at"] for r in runs}
+    table = {}
+    for res in results:
+        table.setdefault(res["strategy"], []).append(labels_to(res["curve"], target[res["seed"]]))
+    summary = {}
+    for strat, vals in table.items():
+        reached = [v for v in vals if v is not None]
+        # a run that never reached the target counts as "more than the budget" (inf) in the median
+        med = float(np.median([np.inf if v is None else v for v in vals]))
+        summary[strat] = {"median": med, "per_seed": vals, "reached": f"{len(reached)}/{len(vals)}"}
+    return summary
+
+
+def median_curve(results, strategy):
+    curves = [r["curve"] for r in results if r["strategy"] == strategy]
+    n = min(len(c) for c in curves)
+    xs = [curves[0][i][0] for i in range(n)]
+    return xs, [float(np.median([c[i][1] for c in curves])) for i in range(n)]
+
+
+def plot(all_results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(all_results), figsize=(5 * len(all_results), 4))
+    axes = np.atleast_1d(axes)
+    for ax, (name, block) in zip(axes, all_results.items(), strict=True):
+        for strat in block["strategies"]:
+            xs, ys = median_curve(block["results"], strat)
+            style = "-" if not strat.startswith("modAL") else "--"
+            ax.plot(xs, ys, style, label=strat, lw=1.5)
+        ax.axhline(FRACTION * np.median([r["full_accuracy"] for r in block["runs"]]), color="k", lw=0.8, ls=":")
+        ax.set_title(name)
+        ax.set_xlabel("human labels")
+        ax.set_ylabel("test accuracy (median over seeds)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None):
+    from labelloop.select import DEFAULT_STRATEGY
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--datasets", default="madewithml,youtube,digits")
+    ap.add_argument("--no-modal", action="store_true", help="skip modAL (no venv)")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    seeds = list(range(args.seeds))
+    configs = {
+        "random": {"strategy": "random", "cold_start": "random"},
+        "margin": {"strategy": "margin"},
+        "entropy": {"strategy": "entropy"},
+        "density": {"strategy": "density"},
+        f"default ({DEFAULT_STRATEGY})": {"strategy": None},
+        f"default ({DEFAULT_STRATEGY}) --semi": {"strategy": None, "semi": True},
+    }
+    all_results = {}
+    for name in args.datasets.split(","):
+        X, y, runs = make_runs(name, seeds)
+        budget = BUDGET[name]
+        t0 = time.perf_counter()
+        ours = run_ours(X, y, runs, budget, configs)
+        t_ours = time.perf_counter() - t0
+        modal = []
+        if not args.no_modal:
+            t0 = time.perf_counter()
+            modal = run_modal(name, runs, budget)
+            for m in modal:
+                m["strategy"] = "modAL " + m["strategy"]
+        results = ours + modal
+        summary = summarise(name, runs, results)
+        strategies = list(configs) + sorted({m["strategy"] for m in modal})
+        all_results[name] = {"runs": [{k: r[k] for k in ("seed", "full_accuracy")} for r in runs],
+                             "strategies": strategies, "summary": summary, "results": results,
+                             "seconds_ours": t_ours}
+        print(f"\n{name}: n={len(y)}, classes={len(np.unique(y))}, full-pool accuracy "
+              f"(median) {np.median([r['full_accuracy'] for r in runs]):.3f}; labels to reach 98% (median over {len(seeds)} seeds)")
+        best_modal = min((v["median"] for k, v in summary.items() if k.startswith("modAL")), default=np.nan)
+        for strat in strategies:
+            s = summary[strat]
+            ratio = s["median"] / best_modal if best_modal == best_modal else float("nan")
+            print(f"  {strat:34s} {s['median']:>6.0f}  ({s['reached']} reached)  x{ratio:.2f} of best modAL")
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            "fraction": FRACTION, "seeds": seeds, "modal": MODAL_PIN, "budget": BUDGET}
+    (out / "active_learning.json").write_text(json.dumps({"meta": meta, "datasets": all_results}, indent=1,
+                                                         default=lambda o: None if o == np.inf else float(o)))
+    plot(all_results, out / "active_learning.png")
+    print(f"\nwrote {out / 'active_learning.json'} and {out / 'active_learning.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Dataset health of a project in the store: its labels, features and votes, gathered once.
+
+:func:`project_data` reads what the health checks need (items, the label of each item, several
+answers where they exist, features); :func:`project_label_errors` runs
+:func:`~labelloop.quality.find_label_errors` on it and can put the suspects into the review
+queue (``priority_reason = 'error-review'``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelloop.exceptions import InputError
+
+#: vote sources whose answers are a person's (or a file's) label, not a machine's guess
+HUMAN_KINDS = ("human", "gold", "import")
+REVIEW_REASON = "error-review"
+
+
+@dataclass
+class ProjectData:
+    """What the health checks read from a project, aligned by item."""
+
+    items: pd.DataFrame  # every item: item_id, external_id, text, image, ...
+    labelled: pd.DataFrame  # items with a label: item_id, external_id, text, image, label
+    votes: pd.DataFrame  # human/gold/import votes of labelled items (task, worker, label)
+    classes: list[Any]
+    multi: bool
+    features: np.ndarray | None = None  # rows aligned with ``labelled``
+    feature_source: str = ""
+    all_votes: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def project_data(proj, *, features: bool = True) -> ProjectData:
+    """Items, one label per item (final labels, else the human/import votes), votes, features."""
+    from labelloop.store import repo
+
+    with proj.session() as s:
+        items = repo.items_frame(s, proj.id)
+        labels = repo.labels_frame(s, proj.id)
+        votes = repo.votes_frame(s, proj.id)
+    schema = proj.schema
+    multi = bool(schema.is_multi)
+    human = votes[votes.source_kind.isin(HUMAN_KINDS)] if len(votes) else votes
+    if len(labels):
+        lab = labels[["item_id", "label"]]
+    elif len(human):
+        lab = _labels_from_votes(human, multi)
+    else:
+        lab = pd.DataFrame(columns=["item_id", "label"])
+    labelled = items.merge(lab, on="item_id", how="inner")
+    if multi:
+        labelled["label"] = labelled["label"].map(lambda v: sorted(v) if isinstance(v, list | tuple) else [str(v)])
+        classes = sorted({t for v in labelled["label"] for t in v} | set(schema.classes))
+    else:
+        labelled["label"] = labelled["label"].astype(str)
+        classes = [c for c in schema.classes if c in set(labelled["label"])] or sorted(set(labelled["label"]))
+        classes += sorted(set(labelled["label"]) - set(classes))
+    hv = human[human.item_id.isin(set(labelled.item_id))] if len(human) else human
+    vt = pd.DataFrame({"task": hv.item_id.astype(int), "worker": hv.source.astype(str), "label": hv.label}) if len(hv) else pd.DataFrame(columns=["task", "worker", "label"])
+    data = ProjectData(items=items, labelled=labelled.reset_index(drop=True), votes=vt, classes=classes, multi=multi, all_votes=votes)
+    if features and len(labelled):
+        data.features, data.feature_source = project_features(proj, data.labelled)
+    return data
+
+
+def _labels_from_votes(human: pd.DataFrame, multi: bool) -> pd.DataFrame:
+    """One label per item from its votes: the most frequent answer (ties: the latest)."""
+    if multi:
+        last = human.groupby("item_id", sort=True)["label"].last()
+        return pd.DataFrame({"item_id": last.index, "label": last.values})
+    h = human.assign(label=human.label.astype(str))
+    counts = h.groupby(["item_id", "label"], sort=False).size().rename("n").reset_index()
+    counts = counts.sort_values(["item_id", "n"], ascending=[True, False], kind="stable")
+    top = counts.drop_duplicates("item_id")
+    return top[["item_id", "label"]].reset_index(drop=True)
+
+
+def project_features(proj, labelled: pd.DataFrame) -> tuple[np.ndarray | None, str]:
+    """Features of the labelled items: the project's stored embeddings when present (and
+    current), else TF-IDF + SVD of the text, else small grey-scale thumbnails of the images."""
+    ids = labelled.item_id.to_numpy()
+    try:
+        from labelloop.embed.project import load_vectors  # the embeddings area, when installed
+
+        pv = load_vectors(proj)
+        pos = {int(i): r for r, i in enumerate(np.asarray(pv.item_ids))}
+        rows = [pos.get(int(i), -1) for i in ids]
+        if rows and min(rows) >= 0:
+            return np.asarray(pv.vectors, dtype=np.float64)[rows], f"embeddings ({pv.model})"
+    except Exception:  # no embedding module, no embeddings yet, or stale ones: fall back
+        pass
+    if proj.data_type == "image" and labelled["image"].notna().all():
+        return _thumbnails(labelled["image"].tolist(), proj), "16x16 grey-scale pixels"
+    texts = labelled["text"].fillna("").astype(str).tolist()
+    if not any(t.strip() for t in texts):
+        return None, ""
+    return tfidf_features(texts), "TF-IDF + SVD of the text"
+
+
+def tfidf_features(texts: list[str], *, dim: int = 128, random_state: int = 0) -> np.ndarray:
+    """Dense text features: word and bigram TF-IDF reduced by truncated SVD (L2-normalised)."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    X = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, max_features=50_000).fit_transform(texts)
+    d = min(dim, X.shape[1] - 1, X.shape[0] - 1)
+    if d < 2:
+        return X.toarray()
+    Z = TruncatedSVD(d, random_state=random_state).fit_transform(X)
+    return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+
+
+def _thumbnails(paths: list[str], proj) -> np.ndarray:
+    from pathlib import Path
+
+    from PIL import Image
+
+    out = np.zeros((len(paths), 256))
+    for i, p in enumerate(paths):
+        path = Path(p)
+        if not path.is_absolute():
+            path = proj.dir / path
+        try:
+            with Image.open(path) as im:
+                out[i] = np.asarray(im.convert("L").resize((16, 16)), dtype=np.float64).ravel() / 255.0
+        except OSError:
+            continue
+    return out
+
+
+def project_label_errors(
+    proj,
+    *,
+    data: ProjectData | None = None,
+    queue: bool = True,
+    random_state: int = 0,
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """Label errors of a project's labelled items, most suspect first.
+
+    Columns: ``item_id``, ``external_id``, ``text``, ``image`` and those of
+    :func:`~labelloop.quality.find_label_errors`. With ``queue``, the suspects' priorities are
+    set to their score with reason ``error-review`` so the review queue shows them first.
+    """
+    from labelloop.quality.label_errors import find_label_errors
+
+    data = data or project_data(proj)
+    lab = data.labelled
+    if len(lab) < 10:
+        raise InputError(
+            f"project '{proj.name}' has {len(lab)} labelled items; label-error detection needs at least 10 "
+            "(import labels with --label-col or label more items)"
+        )
+    if data.features is None:
+        raise InputError("the labelled items have neither text nor images to compute features from")
+    labels = pd.Series(lab["label"].tolist(), index=lab.item_id.astype(int).to_numpy())
+    use_votes = (not data.multi) and len(data.votes) and data.votes.groupby("task").size().max() >= 2
+    res = find_label_errors(
+        labels,
+        features=data.features,
+        classes=data.classes,
+        votes=data.votes if use_votes else None,
+        random_state=random_state,
+        **kwargs,
+    )
+    res.index.name = "item_id"
+    info = lab.set_index(lab.item_id.astype(int))[["external_id", "text", "image"]]
+    out = info.join(res).reset_index()
+    out = out.sort_values("rank", kind="stable").reset_index(drop=True)
+    out.attrs.update(res.attrs)
+    out.attrs["feature_source"] = data.feature_source
+    if queue:
+        sus = out[out.is_error]
+        if len(sus):
+            from labelloop.store import repo
+
+            with proj.session() as s:
+                repo.set_priorities(s, proj.id, sus.item_id.astype(int).tolist(), sus.score.astype(float).tolist(), REVIEW_REASON)
+        out.attrs["queued"] = int(len(sus))
+    return out

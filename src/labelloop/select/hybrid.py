@@ -1,0 +1,153 @@
+"""Batch strategies that mix uncertainty with diversity or density."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labelloop.exceptions import InputError
+from labelloop.select.base import QueryStrategy, ScoringStrategy, predict_proba, top_n
+from labelloop.select.diversity import kmeans_medoids
+from labelloop.select.uncertainty import entropy, least_confidence, margin
+
+_MEASURES = {"margin": margin, "entropy": entropy, "least_confidence": least_confidence}
+
+
+def _measure(name: str):
+    try:
+        return _MEASURES[name]
+    except KeyError:
+        raise InputError(f"unknown uncertainty measure {name!r}; use one of {sorted(_MEASURES)}") from None
+
+
+class DiverseUncertainty(QueryStrategy):
+    """Uncertainty pre-filter, then diversity: the default batch strategy.
+
+    Take the ``beta * n`` most uncertain pool items, cluster them into ``n`` groups with k-means
+    weighted by uncertainty, and label the item nearest each centroid (Zhdanov 2019,
+    "diverse mini-batch active learning"). A batch of ten near-duplicates at the decision
+    boundary teaches the model little more than one of them; this spreads the batch along it.
+    """
+
+    def __init__(self, *, beta: int = 10, measure: str = "margin", diversity: str = "kmeans",
+                 graph: bool = False, k: int = 10):
+        if diversity not in ("kmeans", "kcenter"):
+            raise InputError(f"unknown diversity {diversity!r}; use 'kmeans' or 'kcenter'")
+        self.beta = beta
+        self.measure = measure
+        self.diversity = diversity
+        self.graph = graph
+        self.k = k
+
+    def _select(self, model, X, n, X_labeled, y_labeled, rng):
+        from labelloop.select.diversity import kcenter_greedy
+
+        P = predict_proba(model, X)
+        if self.graph and X_labeled is not None and y_labeled is not None and len(y_labeled):
+            P = 0.5 * (P + _graph_proba(model, X, X_labeled, y_labeled, P.shape[1], self.k))
+        u = _measure(self.measure)(P)
+        k = min(X.shape[0], max(n, int(self.beta) * n))
+        cand = top_n(u, k, rng)
+        if k == n:
+            return cand
+        if self.diversity == "kcenter":
+            return cand[kcenter_greedy(X[cand], n, centers=X_labeled)]
+        w = u[cand] - u.min() + 1e-6
+        pick = kmeans_medoids(X[cand], n, sample_weight=w, random_state=rng)
+        return cand[pick]
+
+
+def _graph_proba(model, X, X_labeled, y_labeled, n_classes: int, k: int) -> np.ndarray:
+    """Label-spreading posteriors for the pool, over a kNN graph of pool + labelled items."""
+    from labelloop.loop.semi import propagate_labels
+
+    classes = np.asarray(getattr(model, "classes_", np.arange(n_classes)))
+    col = {c: i for i, c in enumerate(classes.tolist())}
+    yl = np.asarray([col.get(v, -1) for v in np.asarray(y_labeled).tolist()])
+    keep = yl >= 0
+    allX = np.vstack([X, X_labeled[keep]])
+    li = np.arange(X.shape[0], allX.shape[0])
+    return propagate_labels(allX, li, yl[keep], n_classes, k=k)[: X.shape[0]]
+
+
+class DensityWeighted(ScoringStrategy):
+    """Information density (Settles & Craven 2008): uncertainty x (mean cosine similarity)^beta.
+
+    Mean cosine similarity to the whole pool equals the dot product with the mean unit vector,
+    so the density term costs O(items x features).
+    """
+
+    def __init__(self, *, beta: float = 1.0, measure: str = "entropy"):
+        self.beta = beta
+        self.measure = measure
+
+    def score(self, model, X_pool, *, X_labeled=None, y_labeled=None, rng=None):
+        P = predict_proba(model, X_pool)
+        u = _measure(self.measure)(P)
+        if self.measure == "margin":
+            u = 1.0 + u  # margin scores are in [-1, 0]; shift to [0, 1]
+        Xn = X_pool / np.maximum(np.linalg.norm(X_pool, axis=1, keepdims=True), 1e-12)
+        dens = Xn @ Xn.mean(axis=0)
+        dens = np.clip((dens + 1.0) / 2.0, 1e-12, None)  # cosine in [-1, 1] -> [0, 1]
+        return u * dens ** float(self.beta)
+
+
+class SeedSimilarity(ScoringStrategy):
+    """Items most similar (cosine) to a few seed vectors, e.g. known examples of a rare class."""
+
+    needs_model = False
+
+    def __init__(self, seeds):
+        S = np.asarray(seeds, dtype=np.float64)
+        if S.ndim == 1:
+            S = S.reshape(1, -1)
+        if S.ndim != 2 or S.shape[0] == 0:
+            raise InputError("SeedSimilarity needs at least one seed vector (a 2-D array, seeds x features)")
+        self.seeds = S
+
+    def score(self, model, X_pool, *, X_labeled=None, y_labeled=None, rng=None):
+        if X_pool.shape[1] != self.seeds.shape[1]:
+            raise InputError(
+                f"seed vectors have {self.seeds.shape[1]} features but the pool has {X_pool.shape[1]}"
+            )
+        Xn = X_pool / np.maximum(np.linalg.norm(X_pool, axis=1, keepdims=True), 1e-12)
+        Sn = self.seeds / np.maximum(np.linalg.norm(self.seeds, axis=1, keepdims=True), 1e-12)
+        return (Xn @ Sn.T).max(axis=1)
+
+
+def gradient_embedding(P: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Gradient of the cross-entropy at the predicted label w.r.t. a linear softmax layer:
+    ``(p - onehot(argmax p)) outer x``, flattened (items x classes*features)."""
+    G = P.copy()
+    G[np.arange(P.shape[0]), P.argmax(axis=1)] -= 1.0
+    return (G[:, :, None] * X[:, None, :]).reshape(P.shape[0], -1)
+
+
+class Badge(QueryStrategy):
+    """BADGE (Ash et al. 2020): k-means++ seeding on gradient embeddings.
+
+    An item's gradient embedding is large when the model is unsure (uncertainty) and points
+    in different directions for different kinds of items (diversity); k-means++ seeding picks
+    a batch that is both. The model's own features are the embedding here (a linear model on
+    embeddings is exactly the last layer BADGE was designed around).
+    """
+
+    def _select(self, model, X, n, X_labeled, y_labeled, rng):
+        from labelloop.select.diversity import _sqdist
+
+        G = gradient_embedding(predict_proba(model, X), X)
+        norms = np.einsum("ij,ij->i", G, G)
+        first = int(np.argmax(norms))
+        chosen = [first]
+        mind = _sqdist(G, G[first : first + 1])[:, 0]
+        mind[first] = 0.0
+        while len(chosen) < n:
+            tot = mind.sum()
+            if tot <= 1e-18:  # every remaining item coincides with a chosen one
+                rest = np.setdiff1d(np.arange(X.shape[0]), chosen)
+                chosen.extend(rng.choice(rest, size=n - len(chosen), replace=False).tolist())
+                break
+            nxt = int(rng.choice(X.shape[0], p=mind / tot))
+            chosen.append(nxt)
+            mind = np.minimum(mind, _sqdist(G, G[nxt : nxt + 1])[:, 0])
+            mind[nxt] = 0.0
+        return np.asarray(chosen, dtype=np.int64)

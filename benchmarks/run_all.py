@@ -22,6 +22,8 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("weak_madewithml.py", []),
     ("active_learning.py", ["--seeds", "10"]),
     ("replay_crowd.py", ["--seeds", "5"]),
+    ("label_errors.py", ["--seeds", "5"]),
+    ("server_load.py", ["--db", "sqlite,postgres", "--clients", "1,8,32", "--seconds", "15"]),
 ]
 
 

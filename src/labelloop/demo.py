@@ -117,4 +117,18 @@ def _loop_steps(directory: Path, say: Callable[[str], Any]) -> dict[str, Any]:
         say(f"    {plan['summary']}")
     say(f"    report with learning curves and cost forecast: {html}")
     out["loop_report"] = str(html)
+
+    from labelloop.loop.project import run_loop_round
+    from labelloop.project import Project
+    from labelloop.report import build_report
+
+    say("[3] one live round on the project: embed the images, train on the labels, predict, route, prioritise ...")
+    with Project.open(directory / "digits") as proj:
+        summary = run_loop_round(proj, batch=50)
+        shown = {k: v for k, v in summary.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+        say("    " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in list(shown.items())[:8]))
+        say("[4] dataset health: label errors, outliers, duplicates, annotators ...")
+        report = build_report(proj, directory / "health-report.html")
+    say(f"    dataset-health report: {report}")
+    out["health_report"] = str(report)
     return out

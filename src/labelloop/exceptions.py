@@ -14,7 +14,10 @@ and exits non-zero. Messages say what was wrong and what to do.
     │   └── TaxonomyCycleError
     ├── ConfigError              bad settings / project folder
     ├── StoreError               database problems; ``NotFoundError`` for a missing row
-    │   └── NotFoundError
+    │   ├── NotFoundError
+    │   └── ConflictError        a request that clashes with the current state (already answered,
+    │                            lease expired and the item handed to someone else)
+    ├── AccessError              not allowed: wrong role, paused annotator, media outside the media root
     ├── LabelingFunctionError    a labeling function raised or returned a bad label on a record
     ├── NotFittedError           an estimator used before ``fit`` (ValueError + AttributeError, like sklearn's)
     ├── NotificationError        a webhook / Telegram message could not be delivered
@@ -23,6 +26,7 @@ and exits non-zero. Messages say what was wrong and what to do.
 """
 
 from __future__ import annotations
+
 
 class LabelloopError(Exception):
     """Base class of every error labelloop raises on purpose."""
@@ -82,6 +86,14 @@ class StoreError(LabelloopError):
 
 
 class NotFoundError(StoreError, LookupError):
+    pass
+
+
+class ConflictError(StoreError):
+    pass
+
+
+class AccessError(LabelloopError, PermissionError):
     pass
 
 

@@ -421,11 +421,15 @@ def _run_import(project, make_rows, schema: LabelSchema, path: Path, source: str
     sources_seen: dict[str, int] = {}
     batch: list[Row] = []
     bar = progress(total=total, desc=f"import {path.name}", unit="rows")
+    n_batches = 0
     try:
         for row in make_rows():
             batch.append(row)
             if len(batch) >= batch_size:
                 _write_batch(project, batch, schema, report, sources_seen, allow_no_content, repo)
+                n_batches += 1
+                if n_batches in (1, 4, 16, 64):
+                    _refresh_statistics(project)
                 bar.update(len(batch))
                 if on_batch:
                     on_batch(report.rows)
@@ -505,6 +509,17 @@ def _raise_duplicate(make_rows, h: int, what: str, path: Path, per_item_unique: 
 
 def _h64(s: str) -> int:
     return int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+def _refresh_statistics(project) -> None:
+    """PostgreSQL plans the external-id lookups from table statistics; a table that was empty
+    when the import began would otherwise be scanned sequentially for every batch (quadratic)."""
+    if project.engine.dialect.name != "postgresql":
+        return
+    with project.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE items")
+        conn.exec_driver_sql("ANALYZE votes")
+        conn.commit()
 
 
 def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportReport, sources_seen: dict[str, int], allow_no_content: bool, repo) -> None:

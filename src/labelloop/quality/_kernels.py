@@ -139,6 +139,20 @@ def expected_f1_cut(e: np.ndarray, *, min_score: float = 0.0) -> np.ndarray:
     return flags
 
 
+def prune_by_noise_rate(y: np.ndarray, e: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """Confident learning's prune by noise rate: for each given class i, flag its
+    ``round(sum_{j != i} C[i, j])`` items with the highest error score ``e``."""
+    flags = np.zeros(y.shape[0], dtype=bool)
+    for i in range(C.shape[0]):
+        idx = np.flatnonzero(y == i)
+        m = int(round(C[i].sum() - C[i, i]))
+        if m <= 0 or idx.size == 0:
+            continue
+        top = idx[np.argsort(-e[idx], kind="stable")[: min(m, idx.size)]]
+        flags[top] = True
+    return flags
+
+
 def knn_label_probs(
     neighbor_idx: np.ndarray, y: np.ndarray, k: int, *, smoothing: float = 1.0
 ) -> np.ndarray:

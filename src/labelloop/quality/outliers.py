@@ -72,13 +72,13 @@ def find_outliers(
     take = not_self & (pos < k)
     r, c = np.nonzero(take)
     D = np.zeros((n, k))
-    I = np.zeros((n, k), dtype=np.int64)
+    nbr = np.zeros((n, k), dtype=np.int64)
     D[r, pos[r, c]] = dist[r, c]
-    I[r, pos[r, c]] = ind[r, c]
+    nbr[r, pos[r, c]] = ind[r, c]
     if metric == "cosine":
         D = D**2 / 2.0  # unit vectors: squared euclidean / 2 = cosine distance
     score = D.mean(axis=1)
-    ratio = score / np.maximum(score[I].mean(axis=1), 1e-12)
+    ratio = score / np.maximum(score[nbr].mean(axis=1), 1e-12)
     if contamination is not None:
         m = max(1, int(round(contamination * n)))
         threshold = float(np.sort(score)[::-1][m - 1])
@@ -94,7 +94,7 @@ def find_outliers(
         {
             "score": score,
             "density_ratio": ratio,
-            "nearest": I[:, 0],
+            "nearest": nbr[:, 0],
             "nearest_distance": D[:, 0],
             "is_outlier": is_out,
             "rank": rank,

@@ -156,10 +156,13 @@ def project_label_errors(
             f"project '{proj.name}' has {len(lab)} labelled items; label-error detection needs at least 10 "
             "(import labels with --label-col or label more items)"
         )
-    if data.features is None:
-        raise InputError("the labelled items have neither text nor images to compute features from")
     labels = pd.Series(lab["label"].tolist(), index=lab.item_id.astype(int).to_numpy())
-    use_votes = (not data.multi) and len(data.votes) and data.votes.groupby("task").size().max() >= 2
+    use_votes = bool((not data.multi) and len(data.votes) and data.votes.groupby("task").size().max() >= 2)
+    if data.features is None and not use_votes:
+        raise InputError(
+            "the labelled items have neither text nor images to compute features from, and no item has "
+            "answers from several annotators: nothing can contradict their labels"
+        )
     res = find_label_errors(
         labels,
         features=data.features,
@@ -174,6 +177,8 @@ def project_label_errors(
     out = out.sort_values("rank", kind="stable").reset_index(drop=True)
     out.attrs.update(res.attrs)
     out.attrs["feature_source"] = data.feature_source
+    out.attrs["signals"] = [x for x, on in (("model", data.features is not None), ("neighbours", data.features is not None),
+                                            ("answers", use_votes)) if on]
     if queue:
         sus = out[out.is_error]
         if len(sus):

@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
+    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -65,6 +68,11 @@ class Item(Base):
     priority: Mapped[float] = mapped_column(Float, default=0.0)
     priority_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # queue counters kept by the labelling server (labelloop.store.queue)
+    q_taken: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # live leases + answers
+    q_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # answers received
+    q_extra: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # extra answers asked (dynamic overlap)
+    q_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # may be handed out
 
 
 class Source(Base):
@@ -148,6 +156,8 @@ class Assignment(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    honeypot_correct: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class Prediction(Base):
@@ -182,6 +192,60 @@ class EmbeddingSet(Base):
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+
+class AuthToken(Base):
+    """A login: a browser session (cookie + CSRF token) or an API bearer token.
+
+    Only the SHA-256 of the token is stored, so a copy of the database does not log anyone in.
+    """
+
+    __tablename__ = "auth_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="api")  # session | api
+    csrf: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AnnotatorStat(Base):
+    """Live quality of one annotator on one project, updated with every answer."""
+
+    __tablename__ = "annotator_stats"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    honeypots: Mapped[int] = mapped_column(Integer, default=0)
+    honeypots_correct: Mapped[int] = mapped_column(Integer, default=0)
+    peer_checks: Mapped[int] = mapped_column(Integer, default=0)  # answers on items others had answered
+    peer_agree: Mapped[int] = mapped_column(Integer, default=0)  # ... that matched the others' majority
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    weight: Mapped[float] = mapped_column(Float, default=0.8)  # accuracy used by the live aggregate
+    skill: Mapped[float | None] = mapped_column(Float, nullable=True)  # accuracy estimated by the engine
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkerRun(Base):
+    """One round of the background worker (retrain, refresh pre-labels and priorities)."""
+
+    __tablename__ = "worker_runs"
+    __table_args__ = (Index("ix_worker_runs_project", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default="running")  # running | done | failed
+    answers: Mapped[int] = mapped_column(Integer, default=0)  # human answers when the round started
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+Index("ix_items_queue", Item.project_id, Item.q_open, Item.priority.desc(), Item.id)
+Index("ix_assignments_user_state", Assignment.user_id, Assignment.state)
 
 # Relationships kept minimal on purpose: repository functions use explicit queries.
 Item.project = relationship(Project, viewonly=True)

@@ -1,0 +1,90 @@
+"""The annotator's API: next item, answer, skip, undo, own progress, project schema."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from labelloop.server.deps import ProjectDep, StateDep, UserDep
+from labelloop.server.schemas import AnswerIn, AnswerOut, ItemOut, Progress, ProjectPublic, SkipIn
+from labelloop.store import queue
+
+router = APIRouter(prefix="/api/v1", tags=["annotate"])
+
+
+def _public_item(handle, s, item_id: int, user_id: int) -> ItemOut:
+    p = queue.item_payload(s, handle.ctx, item_id)
+    url = f"/api/v1/projects/{handle.name}/items/{item_id}/media" if p["has_image"] else None
+    return ItemOut(item_id=p["item_id"], text=p["text"], image_url=url, prelabel=p["prelabel"],
+                   progress=Progress(**queue.user_progress(s, handle.ctx, user_id)))
+
+
+@router.get("/projects", summary="Projects served here")
+def projects(state: StateDep, user: UserDep) -> list[ProjectPublic]:
+    return [_project_public(h) for h in state.projects.values()]
+
+
+def _project_public(h) -> ProjectPublic:
+    sc = h.ctx.schema
+    tax = sc.taxonomy.to_records() if (sc.is_multi and sc.taxonomy is not None) else None
+    return ProjectPublic(name=h.name, task=sc.task.value, data_type=h.project.data_type, classes=list(sc.classes), taxonomy=tax,
+                         mode=h.ctx.settings.mode, blind=h.ctx.settings.blind)
+
+
+@router.get("/projects/{name}", response_model=ProjectPublic, summary="A project's label schema and UI mode")
+def project(user: UserDep, handle: ProjectDep) -> ProjectPublic:
+    return _project_public(handle)
+
+
+@router.get(
+    "/projects/{name}/next",
+    response_model=ItemOut,
+    responses={204: {"description": "nothing left for you"}, 403: {"description": "you are paused"}},
+    summary="Lease the next item for me (the same one again until I answer, skip or it expires)",
+)
+def next_item(request: Request, user: UserDep, handle: ProjectDep, after: Annotated[int | None, Query(ge=1, description="prefetch: lease another item beside this one")] = None):
+    queue.check_active(user)
+    with handle.db.core() as s:  # one short transaction: lease, then read what to show
+        item_id = queue.next_item(s, handle.ctx, user.id, rng=request.app.state.labelloop.rng, after=after)
+        if item_id is None:
+            return Response(status_code=204)
+        return _public_item(handle, s, item_id, user.id)
+
+
+@router.post("/projects/{name}/answers", response_model=AnswerOut, status_code=201, summary="Answer an item leased to me")
+def answer(request: Request, user: UserDep, handle: ProjectDep, body: AnswerIn) -> AnswerOut:
+    queue.check_active(user)
+    label = queue.normalize_answer(handle.ctx.schema, body.label)
+    sid = queue.ensure_human_source(handle.db, handle.ctx, user)
+    with handle.db.core() as s:
+        res = queue.submit_answer(s, handle.ctx, user, body.item_id, label, comment=body.comment, seconds=body.seconds, source_id=sid)
+        prog = Progress(**queue.user_progress(s, handle.ctx, user.id, done=res.answers))
+    if res.paused:
+        request.app.state.labelloop.forget_logins(user_id=user.id)
+    return AnswerOut(item_id=res.item_id, label=res.label, paused=res.paused, progress=prog)
+
+
+@router.post("/projects/{name}/skip", status_code=204, summary="Skip an item leased to me (it will not come back to me)")
+def skip(user: UserDep, handle: ProjectDep, body: SkipIn) -> Response:
+    queue.check_active(user)
+    with handle.db.writing() as s:
+        queue.skip_item(s, handle.ctx, user.id, body.item_id)
+    return Response(status_code=204)
+
+
+@router.post("/projects/{name}/undo", response_model=ItemOut, summary="Take back my last answer; returns that item again")
+def undo(user: UserDep, handle: ProjectDep) -> ItemOut:
+    queue.check_active(user)
+    with handle.db.writing() as s:
+        item_id, previous = queue.undo_last(s, handle.ctx, user)
+    with handle.db.reading() as s:
+        out = _public_item(handle, s, item_id, user.id)
+    out.previous_label = previous
+    return out
+
+
+@router.get("/projects/{name}/progress", response_model=Progress, summary="My progress")
+def progress(user: UserDep, handle: ProjectDep) -> Progress:
+    with handle.db.reading() as s:
+        return Progress(**queue.user_progress(s, handle.ctx, user.id))

@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS: list[tuple[str, list[str]]] = [
     ("import_scale.py", []),
     ("aggregate_crowdkit.py", []),
+    ("embeddings.py", []),
     ("weak_youtube.py", []),
     ("weak_madewithml.py", []),
     ("active_learning.py", ["--seeds", "10"]),

@@ -2,11 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
 
 from labelloop.cli._common import echo_json, handle_errors
+
+
+@contextlib.contextmanager
+def _round_hooks(project, mlflow_store, notify, target, params):
+    """Per-round experiment tracking (MLflow) and milestone notifications for the simulator."""
+    hooks = []
+    with contextlib.ExitStack() as stack:
+        if mlflow_store:
+            from labelloop.tracking import MlflowTracker
+
+            tracker = MlflowTracker(mlflow_store, experiment=f"labelloop-{Path(project).name}" if project else "labelloop-simulate")
+            stack.enter_context(tracker.run(name="simulate", params=params))
+            hooks.append(lambda rec, curve: tracker.log_round(
+                int(rec["round"]), metrics={k: v for k, v in rec.items() if k != "round"}))
+        if notify:
+            from labelloop import notify as nt
+
+            settings = {}
+            if project is not None:
+                from labelloop.project import Project
+
+                with Project.open(project) as proj:
+                    settings = proj.settings
+            notifier = nt.from_settings(settings, raise_errors=False)
+            if not notifier:
+                from labelloop.exceptions import ConfigError
+
+                raise ConfigError("--notify: no webhook or Telegram bot configured (labelloop notify set, or LABELLOOP_WEBHOOK_URL)")
+            hooks.append(lambda rec, curve: notifier.send(nt.milestone_from_curve(curve, round=int(rec["round"]), target=target)))
+
+        def on_round(rec, curve):
+            for h in hooks:
+                h(rec, curve)
+
+        yield on_round if hooks else None
 
 
 def _write_json(obj, path: Path | None) -> None:
@@ -63,6 +99,9 @@ def register(app: typer.Typer) -> None:
         embed_model: str = typer.Option("auto", "--embed-model", help="Project: embedder for the items (auto, minilm, tfidf, histogram...)."),
         html: Path | None = typer.Option(None, "--html", help="Also write an HTML report with plots here."),
         json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here (default: stdout)."),
+        mlflow: str | None = typer.Option(None, "--mlflow", help="Log every round's parameters and metrics to this local MLflow store (folder or .db)."),
+        notify: bool = typer.Option(False, "--notify", help="Send a milestone message per round to the configured webhook / Telegram bot (project settings or LABELLOOP_* variables)."),
+        target: float | None = typer.Option(None, "--target", help="With --notify: the accuracy to report progress towards."),
     ):
         """Run the labelling loop on data whose truth is known and report labels vs accuracy.
 
@@ -104,8 +143,11 @@ def register(app: typer.Typer) -> None:
             except ValueError:
                 raise InputError(f"--annotator-accuracy must be numbers separated by commas, got {accuracy!r}") from None
             ann = SimulatedAnnotators(accs, spammers=spammers, overlap=overlap, honeypot_rate=honeypots)
-        res = simulate(X, y, strategy=strategy, init=init, batch=batch, budget=budget, test_size=test_size,
-                       random_state=seed, model=model, semi=semi, annotators=ann)
+        params = {"strategy": strategy or "default", "init": init, "batch": batch, "budget": budget, "model": model,
+                  "semi": semi, "test_size": test_size, "seed": seed}
+        with _round_hooks(project, mlflow, notify, target, params) as on_round:
+            res = simulate(X, y, strategy=strategy, init=init, batch=batch, budget=budget, test_size=test_size,
+                           random_state=seed, model=model, semi=semi, annotators=ann, on_round=on_round)
         out = res.to_dict()
         if html is not None:
             from labelloop.loop.report import write_report

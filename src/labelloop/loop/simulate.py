@@ -251,8 +251,12 @@ def _simulate(
     stop_fraction: float | None = None,
     stopping=None,
     show_progress: bool | None = None,
+    on_round=None,
 ) -> SimulationResult:
     """Run the active-learning loop on (X, y) with known truth; see the module docstring.
+
+    ``on_round(record, curve)`` is called after every round with that round's record and the
+    curve so far (experiment tracking and notifications hook in here).
 
     ``budget`` is the most human-labelled items (the loop stops there or when the pool runs
     out). ``stop_at``: stop once test accuracy reaches this value; ``stop_fraction``: once it
@@ -380,6 +384,8 @@ def _simulate(
             "pseudo_labels": int(n_pseudo),
             "cost": round(answers_used * rates.per_answer(), 4),
         })
+        if on_round is not None:
+            on_round(rounds[-1], curve)
         if stopping is not None:
             history.append(clf.predict_proba(Xp).argmax(axis=1))
             stop, why = stopping.check(spent=rounds[-1]["cost"], curve=curve, history=history)

@@ -7,8 +7,8 @@ time with overlap 1. It reports answers/s, p50/p99 of next, submit and the whole
 number of over-assigned items (answered more than once although overlap was 1), and the time
 to stream an export of every item's label through the API.
 
-    /work/main/.venv/bin/python benchmarks/server_load.py            # 100k items, 8 and 32 clients
-    /work/main/.venv/bin/python benchmarks/server_load.py --items 10000 --seconds 10 --label-studio
+    .venv/bin/python benchmarks/server_load.py            # 100k items, 8 and 32 clients
+    .venv/bin/python benchmarks/server_load.py --items 10000 --seconds 10 --label-studio
 
 Raw figures go to benchmarks/results/server_load.json.
 """

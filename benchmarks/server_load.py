@@ -243,25 +243,9 @@ def bench_labelloop(db_kind: str, n_items: int, clients: list[int], seconds: flo
     try:
         pdir = work / f"proj-{db_kind}"
         proj = Project.init(pdir, name="bench", db=db_url, labels=["ham", "spam"])
-        stop_analyze = threading.Event()
-        if db_kind == "postgres":
-            # The importer looks items up by external id batch after batch; PostgreSQL plans those
-            # lookups while the table is still empty (sequential scans) and keeps the plan, which
-            # makes a large import quadratic. Refreshing the statistics while it runs avoids that.
-            def analyze():
-                import sqlalchemy as sa
-
-                eng = sa.create_engine(db_url, isolation_level="AUTOCOMMIT")
-                while not stop_analyze.wait(1.0):
-                    with eng.connect() as c:
-                        c.execute(sa.text("ANALYZE items"))
-                eng.dispose()
-
-            threading.Thread(target=analyze, daemon=True).start()
         t0 = time.perf_counter()
         rep = import_file(proj, csv_path)
         out["import_s"] = time.perf_counter() - t0
-        stop_analyze.set()
         assert rep.inserted == n_items
         max_clients = max(clients)
         from labelloop.store.users import hash_password

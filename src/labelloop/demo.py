@@ -70,7 +70,7 @@ def run_demo(directory: str | Path, *, madewithml: str | None = None, say: Calla
     if madewithml:
         src = madewithml
         tags = _sibling(src, "tags.json")
-        say(f"[2] Made With ML: importing {src} with the taxonomy {tags}")
+        say(f"[5] Made With ML: importing {src} with the taxonomy {tags}")
         proj = _open_or_init(directory / "madewithml", name="madewithml", task="multi", data="text")
         with proj:
             rep = import_file(proj, src, fmt="madewithml", taxonomy=tags)

@@ -1,6 +1,9 @@
 """Request dependencies: the app state, the caller, the project, role checks.
 
-Load-or-404 and permission checks live here, not in the routes.
+Load-or-404 and permission checks live here, not in the routes. They are ``async``: FastAPI
+runs a plain ``def`` dependency in the thread pool, a hop that costs more than the check
+itself; the rare database read (a login not in the cache, a settings refresh) is handed to
+the thread pool explicitly.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
+from starlette.concurrency import run_in_threadpool
 
 from labelloop.server.state import AppState, ProjectHandle
 from labelloop.store.users import CurrentUser, resolve_token
@@ -19,7 +23,7 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     return request.app.state.labelloop
 
 
@@ -39,7 +43,7 @@ def _token_from(request: Request) -> tuple[str | None, str]:
     return None, ""
 
 
-def current_user(request: Request) -> CurrentUser:
+async def current_user(request: Request) -> CurrentUser:
     state: AppState = request.app.state.labelloop
     token, how = _token_from(request)
     if token is None:
@@ -47,10 +51,7 @@ def current_user(request: Request) -> CurrentUser:
                             headers={"WWW-Authenticate": "Bearer"})
     user = state.cached_login(token)
     if user is None:
-        with state.auth_db.reading() as s:
-            user = resolve_token(s, token)
-        if user is not None:
-            state.remember_login(token, user)
+        user = await run_in_threadpool(_resolve, state, token)
     if user is None:
         raise HTTPException(401, "your login has expired or is invalid; log in again", headers={"WWW-Authenticate": "Bearer"})
     if how == "session" and request.method not in SAFE_METHODS:
@@ -61,16 +62,24 @@ def current_user(request: Request) -> CurrentUser:
     return user
 
 
+def _resolve(state: AppState, token: str) -> CurrentUser | None:
+    with state.auth_db.reading() as s:
+        user = resolve_token(s, token)
+    if user is not None:
+        state.remember_login(token, user)
+    return user
+
+
 UserDep = Annotated[CurrentUser, Depends(current_user)]
 
 
-def reviewer(user: UserDep) -> CurrentUser:
+async def reviewer(user: UserDep) -> CurrentUser:
     if not user.can_review:
         raise HTTPException(403, "this needs the reviewer or admin role")
     return user
 
 
-def admin(user: UserDep) -> CurrentUser:
+async def admin(user: UserDep) -> CurrentUser:
     if not user.is_admin:
         raise HTTPException(403, "this needs the admin role")
     return user
@@ -80,9 +89,10 @@ ReviewerDep = Annotated[CurrentUser, Depends(reviewer)]
 AdminDep = Annotated[CurrentUser, Depends(admin)]
 
 
-def project_handle(request: Request, name: Annotated[str, Path(max_length=200)]) -> ProjectHandle:
+async def project_handle(request: Request, name: Annotated[str, Path(max_length=200)]) -> ProjectHandle:
     h = request.app.state.labelloop.project(name)
-    h.refresh()
+    if h.stale():
+        await run_in_threadpool(h.refresh)
     return h
 
 

@@ -34,6 +34,10 @@ class ProjectHandle:
     def id(self) -> int:
         return self.project.id
 
+    def stale(self) -> bool:
+        """Whether the settings are due for a re-read (see :meth:`refresh`)."""
+        return time.monotonic() - self._read_at >= SETTINGS_TTL
+
     def refresh(self, *, force: bool = False) -> None:
         """Re-read schema and settings from the store (cheap; at most every few seconds)."""
         if not force and time.monotonic() - self._read_at < SETTINGS_TTL:

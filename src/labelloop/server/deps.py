@@ -9,12 +9,14 @@ the thread pool explicitly.
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from labelloop.server.state import AppState, ProjectHandle
+from labelloop.store.queue import NOT_NOW, Database
 from labelloop.store.users import CurrentUser, resolve_token
 
 SESSION_COOKIE = "labelloop_session"
@@ -97,3 +99,12 @@ async def project_handle(request: Request, name: Annotated[str, Path(max_length=
 
 
 ProjectDep = Annotated[ProjectHandle, Depends(project_handle)]
+
+
+async def write_now(db: Database, fn: Callable[[Any], Any]) -> Any:
+    """``fn(conn)`` in one short write transaction: on the event loop when it needs no waiting
+    (SQLite, write lock free; see :meth:`Database.run_now`), else in the thread pool."""
+    out = db.run_now(fn)
+    if out is NOT_NOW:
+        out = await run_in_threadpool(db.run_core, fn)
+    return out

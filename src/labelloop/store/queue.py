@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 import random
+import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from datetime import timedelta
@@ -39,7 +40,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from labelloop.exceptions import AccessError, ConflictError, InputError, NotFoundError, SchemaError
@@ -175,24 +176,90 @@ class Database:
                 conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
 
             self._lock: Any = threading.Lock()
+            # the same, but BEGIN IMMEDIATE fails at once when another process holds the write
+            # lock, instead of waiting in the busy handler (see run_now)
+            self.nowait_engine = make_engine(url, pool_size=2, max_overflow=2)
+
+            @event.listens_for(self.nowait_engine, "connect")
+            def _nowait(dbapi_conn, _rec):  # pragma: no cover - trivial
+                dbapi_conn.isolation_level = None
+                dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+            event.listen(self.nowait_engine, "begin", _begin_immediate)
         else:
             self.write_engine = self.engine
+            self.nowait_engine = None
             self._lock = nullcontext()
+        self._waiting = 0  # threads queued for the write lock (run_now lets them go first)
+        self._count_lock = threading.Lock()
         self._read = session_factory(self.engine)
         self._write = session_factory(self.write_engine)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        if not self.sqlite:
+            yield
+            return
+        with self._count_lock:
+            self._waiting += 1
+        try:
+            self._lock.acquire()
+        finally:
+            with self._count_lock:
+                self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
         from labelloop.store.engine import transaction
 
-        with self._lock, transaction(self._write) as s:
+        with self._locked(), transaction(self._write) as s:
             yield s
 
     @contextmanager
     def core(self) -> Iterator[Any]:
         """A Core connection in one write transaction (cheaper than a Session): the hot path."""
-        with self._lock, self.write_engine.begin() as conn:
+        with self._locked(), self.write_engine.begin() as conn:
             yield conn
+
+    def run_core(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn(conn)`` in one :meth:`core` transaction; returns what it returns."""
+        with self.core() as conn:
+            return fn(conn)
+
+    def run_now(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn(conn)`` in one write transaction if that needs no waiting, else :data:`NOT_NOW`.
+
+        For a caller on an event loop (the server's hot path): on SQLite, when no thread holds
+        or waits for the write lock and no other process holds the database's, the short
+        transaction runs right there, which saves a hand-off to a worker thread and back; when
+        it would have to wait, nothing is done and the caller goes to a thread (:meth:`run_core`).
+        Always NOT_NOW on PostgreSQL (network round trips: threads overlap them).
+        """
+        if self.nowait_engine is None or self._waiting or not self._lock.acquire(blocking=False):
+            return NOT_NOW
+        try:
+            conn = self.nowait_engine.connect()
+            try:
+                tx = conn.begin()
+            except (OperationalError, sqlite3.OperationalError) as exc:
+                if "locked" in str(exc) or "busy" in str(exc):  # another process is writing
+                    conn.close()
+                    return NOT_NOW
+                raise
+            try:
+                out = fn(conn)
+                tx.commit()
+                return out
+            finally:
+                if tx.is_active:
+                    tx.rollback()
+                conn.close()
+        finally:
+            self._lock.release()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -205,6 +272,11 @@ class Database:
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()
+        if self.nowait_engine is not None:
+            self.nowait_engine.dispose()
+
+
+NOT_NOW = object()  # Database.run_now: the transaction would have had to wait
 
 
 # ---------------------------------------------------------------------- context
@@ -418,6 +490,11 @@ def human_source_id(s: Session, ctx: QueueContext, user_id: int, user_name: str)
             return res.inserted_primary_key[0]
     except IntegrityError:  # created at the same moment by another request of this user
         return s.scalar(select(Source.id).where(Source.project_id == ctx.project_id, Source.name == name))
+
+
+def cached_source_id(ctx: QueueContext, user_id: int) -> int | None:
+    """The user's committed ``human`` source id if this process knows it already."""
+    return ctx._sources.get(user_id)
 
 
 def ensure_human_source(db: Database, ctx: QueueContext, user) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from labelloop.server.deps import ProjectDep, StateDep, UserDep
+from labelloop.server.deps import ProjectDep, StateDep, UserDep, write_now
 from labelloop.server.responses import JSONBytes
 from labelloop.server.schemas import AnswerIn, AnswerOut, ItemOut, Progress, ProjectPublic, SkipIn
 from labelloop.store import queue
@@ -52,23 +53,33 @@ def project(user: UserDep, handle: ProjectDep) -> ProjectPublic:
     responses={204: {"description": "nothing left for you"}, 403: {"description": "you are paused"}},
     summary="Lease the next item for me (the same one again until I answer, skip or it expires)",
 )
-def next_item(request: Request, user: UserDep, handle: ProjectDep, after: Annotated[int | None, Query(ge=1, description="prefetch: lease another item beside this one")] = None):
+async def next_item(request: Request, user: UserDep, handle: ProjectDep, after: Annotated[int | None, Query(ge=1, description="prefetch: lease another item beside this one")] = None):
     queue.check_active(user)
-    with handle.db.core() as s:  # one short transaction: lease, then read what to show
-        item_id = queue.next_item(s, handle.ctx, user.id, rng=request.app.state.labelloop.rng, after=after)
-        if item_id is None:
-            return Response(status_code=204)
-        return JSONBytes(_item_dict(handle, s, item_id, user.id))  # the hot path: no response-model pass
+    rng = request.app.state.labelloop.rng
+
+    def lease(s):  # one short transaction: lease, then read what to show
+        item_id = queue.next_item(s, handle.ctx, user.id, rng=rng, after=after)
+        return None if item_id is None else _item_dict(handle, s, item_id, user.id)
+
+    out = await write_now(handle.db, lease)
+    if out is None:
+        return Response(status_code=204)
+    return JSONBytes(out)  # the hot path: no response-model pass
 
 
 @router.post("/projects/{name}/answers", response_model=AnswerOut, status_code=201, summary="Answer an item leased to me")
-def answer(request: Request, user: UserDep, handle: ProjectDep, body: AnswerIn):
+async def answer(request: Request, user: UserDep, handle: ProjectDep, body: AnswerIn):
     queue.check_active(user)
     label = queue.normalize_answer(handle.ctx.schema, body.label)
-    sid = queue.ensure_human_source(handle.db, handle.ctx, user)
-    with handle.db.core() as s:
+    sid = queue.cached_source_id(handle.ctx, user.id)
+    if sid is None:  # the first answer: create the user's source in its own transaction
+        sid = await run_in_threadpool(queue.ensure_human_source, handle.db, handle.ctx, user)
+
+    def submit(s):
         res = queue.submit_answer(s, handle.ctx, user, body.item_id, label, comment=body.comment, seconds=body.seconds, source_id=sid)
-        prog = queue.user_progress(s, handle.ctx, user.id, done=res.answers)
+        return res, queue.user_progress(s, handle.ctx, user.id, done=res.answers)
+
+    res, prog = await write_now(handle.db, submit)
     if res.paused:
         request.app.state.labelloop.forget_logins(user_id=user.id)
     # the hot path: the AnswerOut shape without a response-model pass

@@ -72,6 +72,34 @@ def test_csv_import_is_idempotent_and_updates_changed_rows(make_project, tmp_pat
     assert proj.schema.classes == ["spam", "ham"]
 
 
+def test_rows_kept_from_the_check_pass_or_read_again_give_the_same_store(make_project, tmp_path, monkeypatch):
+    """Small files are written from the rows parsed while checking; larger ones (beyond the
+    cache budget) are streamed a second time: both give the same items and votes."""
+    from labelloop.io import importers
+
+    rows = [(i, f"text {i}", "a" if i % 3 else "b") for i in range(40)]
+    f = _csv(tmp_path / "d.csv", rows)
+    cached = make_project(task="single")
+    rep = import_file(cached, f, batch_size=7)
+    seen = []
+    real = importers._validate
+
+    def spy(*a, **kw):
+        n = real(*a, **kw)
+        seen.append(len(kw["cache"]))
+        return n
+
+    monkeypatch.setattr(importers, "_validate", spy)
+    monkeypatch.setattr(importers, "ROW_CACHE_BYTES", 5 * importers._ROW_OVERHEAD)  # a few rows, then it gives up
+    streamed = make_project(task="single")
+    rep2 = import_file(streamed, f, batch_size=7)
+    assert seen == [0]  # the cache overflowed and was dropped: the file was read again
+    assert (rep.inserted, rep.votes) == (rep2.inserted, rep2.votes) == (40, 40)
+    for a, b in zip(_snapshot(cached), _snapshot(streamed), strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    assert import_file(streamed, f).unchanged == 40
+
+
 @pytest.mark.parametrize(
     "content, error, message",
     [

@@ -5,8 +5,10 @@ Every import runs in two passes:
 1. *validate*: stream the whole input once, checking UTF-8, columns, ids (empty, duplicated),
    labels against the schema, images. Any problem raises ``InputError`` with the file and line
    and nothing has been written.
-2. *write*: stream it again and upsert items by external id in batches, each batch in one
-   transaction. Re-importing the same file changes nothing; an interrupted import can simply be
+2. *write*: upsert items by external id in batches, each batch in one transaction. The rows
+   come from the first pass when they fit in :data:`ROW_CACHE_BYTES` (parsing is most of the
+   cost of a small file), else the input is streamed again (memory stays bounded on millions
+   of rows). Re-importing the same file changes nothing; an interrupted import can simply be
    run again and finishes without duplicates.
 
 Labels that come with the data are stored as votes of an ``import`` source, never as truth.
@@ -46,6 +48,10 @@ IMAGE_COLUMNS = ("image", "image_path", "path", "file", "filename", "source-ref"
 ANSWER_TASK = ("task", "question")
 ANSWER_WORKER = ("worker", "annotator", "worker_id")
 ANSWER_LABEL = ("label", "answer")
+# pass 1 keeps the parsed rows for pass 2 while their estimated size stays under this
+ROW_CACHE_BYTES = 96 << 20
+_ROW_OVERHEAD = 450  # bytes of a Row and its containers, beyond the text and content
+IMPORT_CACHE_KB = 64 * 1024  # SQLite page cache of the importing connection
 
 
 @dataclass
@@ -200,16 +206,25 @@ def table_rows(path: Path, fmt: str, *, id_col=None, text_col=None, label_col=No
         for line, rec in iter_records(path, fmt):
             if idc:
                 raw_id = rec.get(idc[0])
-                if _is_missing(raw_id):
-                    raise InputError(f"empty id in column '{idc[0]}'", path=path, line=line)
-                ext = _id_text(raw_id)
+                if raw_id.__class__ is str and raw_id:  # the common case (CSV), without the generic checks
+                    ext = raw_id.strip()
+                    if not ext:
+                        raise InputError(f"empty id in column '{idc[0]}'", path=path, line=line)
+                else:
+                    if _is_missing(raw_id):
+                        raise InputError(f"empty id in column '{idc[0]}'", path=path, line=line)
+                    ext = _id_text(raw_id)
             else:
                 ext = str(line)
             text = None
             if txtc:
-                parts = [rec.get(c) for c in txtc]
-                parts = [str(p) for p in parts if not _is_missing(p)]
-                text = ". ".join(parts) if len(txtc) > 1 else (parts[0] if parts else None)
+                first = rec.get(txtc[0]) if len(txtc) == 1 else None
+                if first.__class__ is str and first.strip():
+                    text = first
+                else:
+                    parts = [rec.get(c) for c in txtc]
+                    parts = [str(p) for p in parts if not _is_missing(p)]
+                    text = ". ".join(parts) if len(txtc) > 1 else (parts[0] if parts else None)
                 if text is None and data_type == "text":
                     raise InputError(f"item '{ext}' has no text in column {', '.join(txtc)}", path=path, line=line)
             image = None
@@ -412,9 +427,13 @@ def _run_import(project, make_rows, schema: LabelSchema, path: Path, source: str
     report = ImportReport(path=source, format=fmt)
     t0 = time.perf_counter()
     # ---- pass 1: validate everything before writing anything
-    total = _validate(make_rows, schema, path, per_item_unique=per_item_unique)
+    cache: list[Row] = []
+    total = _validate(make_rows, schema, path, per_item_unique=per_item_unique, cache=cache)
     if total == 0:
         raise EmptyInputError("no records to import", path=path)
+    if len(cache) == total:  # everything fitted: pass 2 needs no second parse
+        make_rows = cache.__iter__
+    cache = None  # type: ignore[assignment]
     # ---- pass 2: write in batches
     from labelloop.store import repo
 
@@ -447,18 +466,29 @@ def _run_import(project, make_rows, schema: LabelSchema, path: Path, source: str
     return report
 
 
-def _validate(make_rows, schema: LabelSchema, path: Path, *, per_item_unique: bool) -> int:
-    """Pass 1: every check that can fail, with no writes. Returns the number of rows."""
+def _validate(make_rows, schema: LabelSchema, path: Path, *, per_item_unique: bool, cache: list[Row] | None = None) -> int:
+    """Pass 1: every check that can fail, with no writes. Returns the number of rows.
+
+    ``cache`` receives the rows while they fit in :data:`ROW_CACHE_BYTES`; once they do not,
+    it is emptied and left so (the caller streams the input again).
+    """
     import copy
 
     probe = copy.deepcopy(schema)
     hashes = array.array("q")
     pairs = array.array("q")
     n = 0
+    room = ROW_CACHE_BYTES if cache is not None else -1
     bar = progress(desc=f"check {path.name}", unit="rows")
     try:
         for row in make_rows():
             n += 1
+            if room >= 0:
+                room -= _ROW_OVERHEAD + len(row.external_id) + len(row.text or "") + len(row.content or b"") + 64 * len(row.fields)
+                if room >= 0:
+                    cache.append(row)  # type: ignore[union-attr]
+                else:
+                    cache.clear()  # type: ignore[union-attr]
             if not row.external_id:
                 raise InputError("empty id", path=path, line=row.line)
             if len(row.external_id) > 512:
@@ -529,12 +559,18 @@ def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportR
     from labelloop.store.models import Item, utcnow
 
     with project.session() as s:
+        if s.get_bind().dialect.name == "sqlite":
+            # the items indexes (one on a random hash) outgrow SQLite's 2 MB default page cache
+            # after a few batches; with a larger cache inserts stop re-reading index pages
+            s.connection().exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KB}")
         pid = project.id
         ext_ids = list(dict.fromkeys(r.external_id for r in batch))
         existing = _existing(s, pid, ext_ids)
         new_rows, changed = [], []
         created: set[str] = set()
         now = utcnow()
+        if s.get_bind().dialect.name == "sqlite":  # as SQLAlchemy stores it, without sqlite3's per-row adapter
+            now = now.strftime("%Y-%m-%d %H:%M:%S.%f")
         for r in batch:
             if r.external_id in created:
                 continue
@@ -552,7 +588,7 @@ def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportR
                     report.unchanged += 1
                 continue
             created.add(r.external_id)
-            new_rows.append((pid, r.external_id, r.text, r.image, json.dumps(r.fields, ensure_ascii=False), chash, 0.0, now))
+            new_rows.append((pid, r.external_id, r.text, r.image, json.dumps(r.fields, ensure_ascii=False) if r.fields else "{}", chash, 0.0, now))
             report.inserted += 1
         ids = {ext: v[0] for ext, v in existing.items()}
         if new_rows:

@@ -38,6 +38,13 @@ def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Sequ
     if not rows:
         return 0
     conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        # COPY: one stream instead of a statement per row (several times faster on psycopg)
+        with conn.connection.dbapi_connection.cursor() as cur:
+            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+        return len(rows)
     style = conn.dialect.paramstyle
     mark = "?" if style == "qmark" else "%s"
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"

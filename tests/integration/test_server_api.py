@@ -66,6 +66,50 @@ def test_token_login_and_errors(tmp_path, db):
     proj.close()
 
 
+def test_failed_logins_are_rate_limited_per_user_and_address(tmp_path):
+    proj, u = make_project(tmp_path, None, n=3)
+    alice, bob = u["alice"], u["bob"]
+    with client_for(proj, login_failures_per_user=3, login_failures_per_ip=5) as c:
+        for path in ("/api/v1/auth/token", "/api/v1/auth/login"):  # both logins count and are limited
+            for _ in range(3 if path.endswith("token") else 0):
+                assert c.post(path, data={"username": alice, "password": "wrong-password"}).status_code == 401
+            r = c.post(path, data={"username": alice, "password": PASSWORD})  # even the right password waits
+            assert r.status_code == 429, r.text
+            assert "too many failed logins for user" in r.json()["detail"]
+            assert 1 <= int(r.headers["retry-after"]) <= 60
+        # another user from the same address still gets in, until the address used up its failures
+        assert c.post("/api/v1/auth/token", data={"username": bob, "password": PASSWORD}).status_code == 200
+        for _ in range(2):
+            assert c.post("/api/v1/auth/login", data={"username": bob, "password": "wrong-password"}).status_code == 401
+        r = c.post("/api/v1/auth/token", data={"username": "nobody", "password": "x"})
+        assert r.status_code == 429 and "from your address" in r.json()["detail"]
+    # a success clears the failures of that user name
+    with client_for(proj, login_failures_per_user=3, login_failures_per_ip=0) as c:
+        for _ in range(2):
+            assert c.post("/api/v1/auth/token", data={"username": alice, "password": "wrong-password"}).status_code == 401
+        assert c.post("/api/v1/auth/token", data={"username": alice, "password": PASSWORD}).status_code == 200
+        for _ in range(2):
+            assert c.post("/api/v1/auth/token", data={"username": alice, "password": "wrong-password"}).status_code == 401
+        assert c.post("/api/v1/auth/token", data={"username": alice, "password": PASSWORD}).status_code == 200
+    proj.close()
+
+
+def test_failed_logins_age_out_of_the_window(monkeypatch):
+    from labelloop.server import ratelimit
+
+    now = [1000.0]
+    monkeypatch.setattr(ratelimit.time, "monotonic", lambda: now[0])
+    lim = ratelimit.LoginLimiter(per_user=2, per_ip=0, window_seconds=60)
+    lim.failed("Alice", "1.2.3.4")
+    now[0] += 30
+    lim.failed("alice", "1.2.3.4")  # names are compared without case
+    with pytest.raises(Exception) as err:
+        lim.check("alice", "1.2.3.4")
+    assert err.value.status_code == 429 and err.value.headers["Retry-After"] == "30"
+    now[0] += 30.5  # the first failure left the window
+    lim.check("alice", "1.2.3.4")
+
+
 def test_session_cookie_needs_csrf_for_writes(tmp_path, db):
     proj, u = make_project(tmp_path, db, n=3)
     with client_for(proj) as c:

@@ -22,3 +22,7 @@ class ServerSettings:
     worker_poll_seconds: float = 2.0
     round_fn: Callable[[Any], dict] | None = None  # one worker round; default re-aggregates
     seed: int | None = None  # honeypot draws (tests)
+    # failed logins allowed per user name / per client address within the window (0: no limit)
+    login_failures_per_user: int = 5
+    login_failures_per_ip: int = 30
+    login_window_seconds: float = 60.0

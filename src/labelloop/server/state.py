@@ -94,6 +94,10 @@ class AppState:
         if len(self.databases) > 1:
             raise ConfigError("all projects of one server must share one database (users and logins live there)")
         self.workers: dict[str, Any] = {}
+        from labelloop.server.ratelimit import LoginLimiter
+
+        self.login_limiter = LoginLimiter(per_user=settings.login_failures_per_user, per_ip=settings.login_failures_per_ip,
+                                          window_seconds=settings.login_window_seconds)
         self._logins: dict[str, tuple[float, Any]] = {}  # token -> (expiry, CurrentUser)
         self._logins_lock = threading.Lock()
 

@@ -16,25 +16,34 @@ Username = Annotated[str, Form(min_length=1, max_length=100)]
 Password = Annotated[str, Form(min_length=1, max_length=200)]
 
 
-def _check(state, username: str, password: str):
+def _check(state, request: Request, username: str, password: str):
+    """The user behind a name and password; 401 when wrong, 429 after too many failures."""
+    ip = request.client.host if request.client else None
+    limiter = state.login_limiter
+    limiter.check(username, ip)  # before hashing: a blocked guess costs no argon2 work
     with state.auth_db.reading() as s:  # password hashing is slow: never under the write lock
         user = authenticate(s, username, password)
         if user is None:
+            limiter.failed(username, ip)
             raise HTTPException(401, "wrong user name or password")
+        limiter.succeeded(username)
         return user.id, user.name, user.role, user.paused_reason
 
 
-@router.post("/auth/token", response_model=TokenOut, summary="Get an API token (form fields username, password)")
-def token(state: StateDep, username: Username, password: Password) -> TokenOut:
-    uid, *_ = _check(state, username, password)
+LIMITED = {429: {"description": "too many failed logins for this user name or address; see Retry-After"}}
+
+
+@router.post("/auth/token", response_model=TokenOut, responses=LIMITED, summary="Get an API token (form fields username, password)")
+def token(state: StateDep, request: Request, username: Username, password: Password) -> TokenOut:
+    uid, *_ = _check(state, request, username, password)
     with state.auth_db.writing() as s:
         tok, _ = issue_token(s, uid, kind="api", hours=state.settings.token_hours)
     return TokenOut(access_token=tok, expires_in=int(state.settings.token_hours * 3600))
 
 
-@router.post("/auth/login", response_model=LoginOut, summary="Browser login: sets the session cookie, returns the CSRF token")
-def login(state: StateDep, response: Response, username: Username, password: Password) -> LoginOut:
-    uid, name, role, paused = _check(state, username, password)
+@router.post("/auth/login", response_model=LoginOut, responses=LIMITED, summary="Browser login: sets the session cookie, returns the CSRF token")
+def login(state: StateDep, request: Request, response: Response, username: Username, password: Password) -> LoginOut:
+    uid, name, role, paused = _check(state, request, username, password)
     with state.auth_db.writing() as s:
         tok, csrf = issue_token(s, uid, kind="session", hours=state.settings.session_hours)
     age = int(state.settings.session_hours * 3600)

@@ -327,6 +327,42 @@ def ensure_label_studio() -> Path:
     return exe
 
 
+# Run with Label Studio's own interpreter against its database: creates annotator accounts in
+# the organisation of the admin created at start-up and prints their API tokens (legacy tokens,
+# "Authorization: Token ...", enabled by LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN).
+_LS_USERS = """
+import json, os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.label_studio")
+import django
+django.setup()
+from organizations.models import Organization
+from rest_framework.authtoken.models import Token
+from users.models import User
+org = Organization.objects.first()
+out = []
+for i in range(int(sys.argv[1])):
+    email = f"annotator{i}@example.com"
+    user = User.objects.filter(email=email).first() or User.objects.create_user(email=email, password=sys.argv[2])
+    if not org.has_user(user):
+        org.add_user(user)
+    user.active_organization = org
+    user.save()
+    out.append(Token.objects.get_or_create(user=user)[0].key)
+print(json.dumps(out))
+"""
+
+
+def label_studio_annotators(env: dict, n: int) -> list[str]:
+    """``n`` separate Label Studio annotator accounts; returns one API token per account."""
+    p = subprocess.run([str(LS_VENV / "bin" / "python"), "-c", _LS_USERS, str(n), PASSWORD], env=env, capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError(f"could not create Label Studio annotator accounts: {p.stderr.strip()[-2000:]}")
+    tokens = json.loads(p.stdout.strip().splitlines()[-1])
+    if len(set(tokens)) != n:
+        raise RuntimeError(f"expected {n} distinct Label Studio tokens, got {len(set(tokens))}")
+    return tokens
+
+
 def bench_label_studio(n_items: int, clients: list[int], seconds: float, csv_path: Path, work: Path) -> dict:
     import httpx
 
@@ -358,8 +394,8 @@ def bench_label_studio(n_items: int, clients: list[int], seconds: float, csv_pat
         r.raise_for_status()
         out["import_s"] = time.perf_counter() - t0
         print(f"  label-studio import {n_items}: {out['import_s']:.1f} s", flush=True)
-        # one user token for every client: the free edition's API has no per-annotator queue without extra users
-        tokens = ["benchtoken0123456789abcdef"] * max(clients)
+        # one account per client, as for labelloop: each annotator has its own queue and token
+        tokens = label_studio_annotators(env, max(clients))
         for n in clients:
             res = run_clients(base, str(pid), tokens[:n], seconds, kind="label-studio")
             ids = res.pop("item_ids")

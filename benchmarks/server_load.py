@@ -343,7 +343,7 @@ out = []
 for i in range(int(sys.argv[1])):
     email = f"annotator{i}@example.com"
     user = User.objects.filter(email=email).first() or User.objects.create_user(email=email, password=sys.argv[2])
-    if not org.has_user(user):
+    if not org.users.filter(pk=user.pk).exists():
         org.add_user(user)
     user.active_organization = org
     user.save()

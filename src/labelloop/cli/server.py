@@ -29,6 +29,8 @@ def serve(
     max_body: int = typer.Option(1_000_000, "--max-body", help="Largest request body in bytes."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
     demo_logins: bool = typer.Option(False, "--demo-logins", help="Create (or reset) users demo-admin and demo-annotator with random passwords and print them."),
+    login_failures_per_user: int = typer.Option(5, "--login-failures-per-user", min=0, help="Failed logins per user name per minute before 429 (0: no limit)."),
+    login_failures_per_ip: int = typer.Option(30, "--login-failures-per-ip", min=0, help="Failed logins per client address per minute before 429 (0: no limit)."),
 ):
     """Serve the labelling UI and REST API of a project.
 
@@ -38,7 +40,8 @@ def serve(
     from labelloop.server.run import serve as run_server
 
     run_server(directories, host=host, port=port, worker=not no_worker, with_demo_logins=demo_logins, say=typer.echo,
-               log_level=log_level, secure_cookies=secure_cookies, max_body_bytes=max_body)
+               log_level=log_level, secure_cookies=secure_cookies, max_body_bytes=max_body,
+               login_failures_per_user=login_failures_per_user, login_failures_per_ip=login_failures_per_ip)
 
 
 @handle_errors

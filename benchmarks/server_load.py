@@ -332,6 +332,8 @@ def ensure_label_studio() -> Path:
 # "Authorization: Token ...", enabled by LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN).
 _LS_USERS = """
 import json, os, sys
+import label_studio
+sys.path.insert(0, os.path.dirname(label_studio.__file__))  # its apps import as top-level modules
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.label_studio")
 import django
 django.setup()

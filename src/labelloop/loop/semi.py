@@ -96,7 +96,7 @@ class SelfTraining:
     machine labels used and ``pseudo_idx_`` / ``pseudo_labels_`` / ``pseudo_weights_`` hold them.
     """
 
-    def __init__(self, estimator=None, *, threshold: float = 0.7, weight: float = 0.3,
+    def __init__(self, estimator=None, *, threshold: float = 0.7, weight: float = 0.5,
                  source: str = "spread", k: int = 10, n_rounds: int = 1, alpha: float = 0.9):
         if source not in ("spread", "model", "graph", "agree"):
             raise InputError(

@@ -20,19 +20,19 @@ def _measure(name: str):
 
 
 class DiverseUncertainty(QueryStrategy):
-    """Uncertainty pre-filter, then diversity.
+    """Uncertainty pre-filter, then diversity: the default batch strategy (``hybrid``).
 
     Take the ``beta * n`` most uncertain pool items, cluster them into ``n`` groups with k-means
     weighted by uncertainty, and label the item nearest each centroid (Zhdanov 2019,
     "diverse mini-batch active learning"). A batch of ten near-duplicates at the decision
     boundary teaches the model little more than one of them; this spreads the batch along it.
 
-    ``balance=True`` (the ``balanced`` strategy, the default) fills the candidate set class by
-    class: the ``beta * n / K`` most uncertain items *predicted* as each class (quotas a class
-    cannot fill go to the most uncertain remaining items). A model trained on a few labels
-    leans towards the classes it has seen most, and its most uncertain items then crowd
-    around those classes' boundaries; per-class quotas keep every class's boundary in the
-    batch.
+    ``balance=True`` (the ``balanced`` strategy) fills the candidate set class by class: the
+    ``beta * n / K`` most uncertain items *predicted* as each class (quotas a class cannot fill
+    go to the most uncertain remaining items). A model trained on a few labels leans towards
+    the classes it has seen most, and its most uncertain items then crowd around those
+    classes' boundaries; per-class quotas keep every class's boundary in the batch. It did not
+    beat ``hybrid`` on every benchmark data set (BENCHMARKS.md), so it is not the default.
     """
 
     def __init__(self, *, beta: int = 10, measure: str = "margin", diversity: str = "kmeans",

@@ -1,6 +1,7 @@
 """Active learning vs modAL-python and random: labels needed to reach 98% of full-pool accuracy.
 
-    python benchmarks/active_learning.py [--seeds 10] [--datasets madewithml,youtube,digits]
+    python benchmarks/active_learning.py [--seeds 10] [--first-seed 0] [--jobs 1]
+                                         [--datasets madewithml,youtube,digits]
 
 Same features (MiniLM embeddings for text, pixels for digits), same model
 (``LogisticRegression(C=10, max_iter=2000)``), same stratified splits (test 30%), init 10,
@@ -78,31 +79,44 @@ def make_runs(name: str, seeds: list[int]):
     return X, y, runs
 
 
-def run_modal(name: str, runs, budget: int, strategies=MODAL_STRATEGIES):
+def start_modal(name: str, runs, budget: int, workdir: Path, strategies=MODAL_STRATEGIES):
+    """Start modAL on one data set in its own process; :func:`finish_modal` collects the curves."""
     py = ensure_modal_venv()
     xf, yf = _al_data.ensure_files(name)
-    with tempfile.TemporaryDirectory() as td:
-        job = Path(td) / "job.json"
-        out = Path(td) / "out.json"
-        job.write_text(json.dumps({"X": str(xf), "y": str(yf), "runs": runs, "strategies": strategies,
-                                   "batch": 10, "budget": budget, "stop_at": None}))
-        subprocess.run([str(py), str(HERE / "_modal_runner.py"), str(job), str(out)], check=True)
-        return json.loads(out.read_text())
+    job = workdir / f"{name}_job.json"
+    out = workdir / f"{name}_out.json"
+    job.write_text(json.dumps({"X": str(xf), "y": str(yf), "runs": runs, "strategies": strategies,
+                               "batch": 10, "budget": budget, "stop_at": None}))
+    return subprocess.Popen([str(py), str(HERE / "_modal_runner.py"), str(job), str(out)]), out
 
 
-def run_ours(X, y, runs, budget: int, configs: dict):
+def finish_modal(proc, out: Path):
+    if proc.wait() != 0:
+        raise RuntimeError(f"the modAL runner failed (exit status {proc.returncode})")
+    return json.loads(out.read_text())
+
+
+def run_one(X, y, run, budget: int, configs: dict):
+    """Every configuration on one seed's split."""
     from labelloop.loop.simulate import simulate
 
     out = []
-    for run in runs:
-        for label, cfg in configs.items():
-            t0 = time.perf_counter()
-            r = simulate(X, y, random_state=run["seed"], init=10, batch=10, budget=budget, test_size=0.3,
-                         model="logreg", show_progress=False, **cfg)
-            assert abs(r.full_accuracy - run["full_accuracy"]) < 1e-6, "split mismatch"
-            out.append({"seed": run["seed"], "strategy": label, "curve": r.curve,
-                        "seconds": time.perf_counter() - t0})
+    for label, cfg in configs.items():
+        t0 = time.perf_counter()
+        r = simulate(X, y, random_state=run["seed"], init=10, batch=10, budget=budget, test_size=0.3,
+                     model="logreg", show_progress=False, **cfg)
+        assert abs(r.full_accuracy - run["full_accuracy"]) < 1e-6, "split mismatch"
+        out.append({"seed": run["seed"], "strategy": label, "curve": r.curve,
+                    "seconds": time.perf_counter() - t0})
     return out
+
+
+def run_ours(X, y, runs, budget: int, configs: dict, pool=None):
+    """Seeds in parallel processes when ``pool`` (an executor) is given; each run is single-threaded."""
+    if pool is None:
+        return [r for run in runs for r in run_one(X, y, run, budget, configs)]
+    futures = [pool.submit(run_one, X, y, run, budget, configs) for run in runs]
+    return [r for f in futures for r in f.result()]
 
 
 def labels_to(curve, target):
@@ -161,49 +175,69 @@ def main(argv=None):
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="seeds are first-seed .. first-seed + seeds - 1 (development seeds: 100)")
+    ap.add_argument("--jobs", type=int, default=1, help="seeds run in this many processes")
     ap.add_argument("--datasets", default="madewithml,youtube,digits")
     ap.add_argument("--no-modal", action="store_true", help="skip modAL (no venv)")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     configs = {
         "random": {"strategy": "random", "cold_start": "random"},
         "margin": {"strategy": "margin"},
-        "entropy": {"strategy": "entropy"},
-        "density": {"strategy": "density"},
+        "hybrid": {"strategy": "hybrid"},
+        "balanced": {"strategy": "balanced"},
         f"default ({DEFAULT_STRATEGY})": {"strategy": None},
         f"default ({DEFAULT_STRATEGY}) --semi": {"strategy": None, "semi": True},
     }
+    if f"default ({DEFAULT_STRATEGY})" in configs and DEFAULT_STRATEGY in configs:
+        del configs[DEFAULT_STRATEGY]  # measured once, under its "default" label
+    names = args.datasets.split(",")
+    data = {name: make_runs(name, seeds) for name in names}
+    pool = None
+    if args.jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=args.jobs)
     all_results = {}
-    for name in args.datasets.split(","):
-        X, y, runs = make_runs(name, seeds)
-        budget = BUDGET[name]
-        t0 = time.perf_counter()
-        ours = run_ours(X, y, runs, budget, configs)
-        t_ours = time.perf_counter() - t0
-        modal = []
-        if not args.no_modal:
+    with tempfile.TemporaryDirectory() as td:
+        # modAL runs in its own processes alongside ours
+        modal_jobs = {} if args.no_modal else {
+            name: start_modal(name, data[name][2], BUDGET[name], Path(td)) for name in names}
+        for name in names:
+            X, y, runs = data[name]
+            budget = BUDGET[name]
             t0 = time.perf_counter()
-            modal = run_modal(name, runs, budget)
-            for m in modal:
-                m["strategy"] = "modAL " + m["strategy"]
-        results = ours + modal
-        summary = summarise(name, runs, results)
-        strategies = list(configs) + sorted({m["strategy"] for m in modal})
-        all_results[name] = {"runs": [{k: r[k] for k in ("seed", "full_accuracy")} for r in runs],
-                             "strategies": strategies, "summary": summary, "results": results,
-                             "seconds_ours": t_ours}
-        print(f"\n{name}: n={len(y)}, classes={len(np.unique(y))}, full-pool accuracy "
-              f"(median) {np.median([r['full_accuracy'] for r in runs]):.3f}; labels to reach 98% (median over {len(seeds)} seeds)")
-        best_modal = min((v["median"] for k, v in summary.items() if k.startswith("modAL")), default=np.nan)
-        for strat in strategies:
-            s = summary[strat]
-            ratio = s["median"] / best_modal if best_modal == best_modal else float("nan")
-            print(f"  {strat:34s} {s['median']:>6.0f}  ({s['reached']} reached)  x{ratio:.2f} of best modAL")
+            ours = run_ours(X, y, runs, budget, configs, pool)
+            t_ours = time.perf_counter() - t0
+            modal = []
+            if name in modal_jobs:
+                modal = finish_modal(*modal_jobs[name])
+                for m in modal:
+                    m["strategy"] = "modAL " + m["strategy"]
+            results = ours + modal
+            summary = summarise(name, runs, results)
+            strategies = list(configs) + sorted({m["strategy"] for m in modal})
+            all_results[name] = {"runs": [{k: r[k] for k in ("seed", "full_accuracy")} for r in runs],
+                                 "strategies": strategies, "summary": summary, "results": results,
+                                 "seconds_ours": t_ours}
+            print(f"\n{name}: n={len(y)}, classes={len(np.unique(y))}, full-pool accuracy "
+                  f"(median) {np.median([r['full_accuracy'] for r in runs]):.3f}; labels to reach 98% (median over {len(seeds)} seeds)")
+            best_modal = min((v["median"] for k, v in summary.items() if k.startswith("modAL")), default=np.nan)
+            for strat in strategies:
+                s = summary[strat]
+                ratio = s["median"] / best_modal if best_modal == best_modal else float("nan")
+                secs = np.median([r["seconds"] for r in results if r["strategy"] == strat and "seconds" in r] or [np.nan])
+                print(f"  {strat:34s} {s['median']:>6.0f}  ({s['reached']} reached)  x{ratio:.2f} of best modAL"
+                      f"  {secs:6.1f} s/run")
+    if pool is not None:
+        pool.shutdown()
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-            "fraction": FRACTION, "seeds": seeds, "modal": MODAL_PIN, "budget": BUDGET}
+            "fraction": FRACTION, "seeds": seeds, "modal": MODAL_PIN, "budget": BUDGET, "jobs": args.jobs,
+            "load_average": os.getloadavg()}
     (out / "active_learning.json").write_text(json.dumps({"meta": meta, "datasets": all_results}, indent=1,
                                                          default=lambda o: None if o == np.inf else float(o)))
     plot(all_results, out / "active_learning.png")

@@ -101,3 +101,32 @@ def test_self_training_adds_machine_labels_only_to_unlabelled():
     assert (st.pseudo_labels_ == y[st.pseudo_idx_]).mean() > 0.97
     with pytest.raises(InputError, match="pseudo-label source"):
         SelfTraining(source="oracle")
+
+
+def test_spread_self_training_weights_every_unlabelled_item_by_spread_confidence():
+    # two clusters in different directions (the kNN graph is cosine-based, as for embeddings)
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 150)
+    centres = np.eye(10)[[0, 1]] * 3.0
+    X = centres[y] + rng.normal(0, 1.2, (300, 10))
+    li = np.array([0, 1, 150, 151])
+    st = SelfTraining("logreg", source="spread", weight=1.0, alpha=0.9).fit(X, li, y[li], 2)
+    assert not np.isin(st.pseudo_idx_, li).any()
+    assert st.n_pseudo_ == st.pseudo_idx_.size > 250
+    assert (st.pseudo_labels_ == y[st.pseudo_idx_]).mean() > 0.9
+    # weights: 0 < w <= weight, larger where the spread posterior is more certain
+    assert (st.pseudo_weights_ > 0).all() and (st.pseudo_weights_ <= 1.0).all()
+    assert np.median(st.pseudo_weights_[st.pseudo_labels_ == y[st.pseudo_idx_]]) > np.median(
+        st.pseudo_weights_[st.pseudo_labels_ != y[st.pseudo_idx_]]
+    )
+    assert (st.predict(X) == y).mean() > 0.9
+    # weight 0: nothing machine-labelled, the supervised model
+    st0 = SelfTraining("logreg", source="spread", weight=0.0).fit(X, li, y[li], 2)
+    assert st0.n_pseudo_ == 0
+
+
+def test_spread_self_training_rejects_bad_parameters():
+    with pytest.raises(InputError, match="alpha"):
+        SelfTraining(alpha=1.0)
+    with pytest.raises(InputError, match="weight"):
+        SelfTraining(weight=-0.1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from labelloop.exceptions import InputError
 from labelloop.select import (
     DiverseUncertainty,
     RepeatOrNew,
@@ -18,6 +19,7 @@ from labelloop.select import (
     vote_entropy,
 )
 from labelloop.select.base import ScoringStrategy
+from labelloop.select.hybrid import per_class_top
 
 P = np.array([[0.7, 0.2, 0.1], [0.4, 0.4, 0.2], [1.0, 0.0, 0.0]])
 
@@ -85,6 +87,37 @@ def test_diverse_uncertainty_spreads_the_batch():
 
     idx = DiverseUncertainty(beta=3).select(Flat(), X, 2, random_state=0)
     assert sorted((X[idx, 0] > 1).tolist()) == [False, True]
+
+
+def test_balanced_candidates_take_each_predicted_class_quota():
+    # class 0 holds the six most uncertain items; class 1's best are less uncertain
+    u = np.array([-0.01, -0.02, -0.03, -0.04, -0.05, -0.06, -0.5, -0.6, -0.7, -0.8])
+    pred = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+    cand = per_class_top(u, pred, 2, 4, np.random.default_rng(0))
+    assert sorted(cand.tolist()) == [0, 1, 6, 7]
+    assert sorted(top_n(u, 4, np.random.default_rng(0)).tolist()) == [0, 1, 2, 3]
+    # a class predicted for no item: its quota goes to the most uncertain remaining items
+    cand = per_class_top(u, np.zeros(10, dtype=np.int64), 3, 6, np.random.default_rng(0))
+    assert sorted(cand.tolist()) == [0, 1, 2, 3, 4, 5]
+
+
+def test_balanced_batch_reaches_the_class_the_model_underrates():
+    # most unsure among items it calls class 0 (y=0), a little less among those it calls
+    # class 1 (y=5), sure elsewhere (y=10)
+    line = np.linspace(0, 1, 20)
+    X = np.r_[np.c_[line, np.zeros(20)], np.c_[line, np.full(20, 5.0)], np.c_[line, np.full(20, 10.0)]]
+
+    class Biased:
+        def predict_proba(self, X):
+            p0 = np.select([X[:, 1] < 1, X[:, 1] < 6], [0.51, 0.4], 0.98)
+            return np.c_[p0, 1 - p0]
+
+    plain = DiverseUncertainty(beta=2).select(Biased(), X, 4, random_state=0)
+    bal = DiverseUncertainty(beta=2, balance=True).select(Biased(), X, 4, random_state=0)
+    assert (X[plain, 1] > 1).sum() == 0
+    assert (X[bal, 1] > 1).sum() >= 1
+    with pytest.raises(InputError, match="beta"):
+        DiverseUncertainty(beta=0)
 
 
 def test_repeat_or_new_prefers_the_bigger_gain():

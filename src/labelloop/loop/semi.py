@@ -77,27 +77,42 @@ def pseudo_labels(P: np.ndarray, threshold: float = 0.9) -> tuple[np.ndarray, np
 
 
 class SelfTraining:
-    """Train on human labels plus confident machine labels for the unlabelled pool.
+    """Train on human labels plus machine labels for the unlabelled pool.
 
     Machine labels come from the model's own predictions (self-training) and from label
     spreading over a kNN graph of the whole pool (neighbour propagation). ``source`` picks
-    which are trusted: ``"model"`` (model confidence >= ``threshold``), ``"graph"`` (propagated
-    confidence >= ``threshold``) or ``"agree"`` (model confidence >= ``threshold`` and the graph
-    agrees on the class). They enter training with weight ``weight`` (human labels weigh 1) and
-    are never counted as human labels. ``fit`` needs class codes 0..K-1; afterwards
-    ``n_pseudo_`` counts machine labels used and ``pseudo_idx_`` / ``pseudo_labels_`` hold them.
+    which are trusted:
+
+    - ``"spread"`` (the default): every unlabelled item, labelled by label spreading with
+      ``alpha``, weighted by ``weight`` x its spread confidence rescaled to [0, 1] (0 at the
+      uniform posterior 1/K, 1 at certainty). The graph carries the labels along the pool's
+      cluster structure, which the few human labels of an early loop cannot show a linear
+      model; soft weights let uncertain regions count for little instead of being cut off;
+    - ``"model"``: model confidence >= ``threshold``; ``"graph"``: spread confidence >=
+      ``threshold``; ``"agree"``: model confidence >= ``threshold`` and the graph agrees.
+
+    Machine labels enter training with their weight (human labels weigh 1) and are never
+    counted as human labels. ``fit`` needs class codes 0..K-1; afterwards ``n_pseudo_`` counts
+    machine labels used and ``pseudo_idx_`` / ``pseudo_labels_`` / ``pseudo_weights_`` hold them.
     """
 
     def __init__(self, estimator=None, *, threshold: float = 0.7, weight: float = 0.5,
-                 source: str = "agree", k: int = 10, n_rounds: int = 1):
-        if source not in ("model", "graph", "agree"):
-            raise InputError(f"unknown pseudo-label source {source!r}; use 'model', 'graph' or 'agree'")
+                 source: str = "spread", k: int = 10, n_rounds: int = 1, alpha: float = 0.9):
+        if source not in ("spread", "model", "graph", "agree"):
+            raise InputError(
+                f"unknown pseudo-label source {source!r}; use 'spread', 'model', 'graph' or 'agree'"
+            )
+        if not 0.0 < alpha < 1.0:
+            raise InputError(f"label-spreading alpha must be in (0, 1), got {alpha}")
+        if weight < 0:
+            raise InputError(f"pseudo-label weight must be >= 0, got {weight}")
         self.estimator = estimator
         self.threshold = threshold
         self.weight = weight
         self.source = source
         self.k = k
         self.n_rounds = n_rounds
+        self.alpha = alpha
 
     def fit(self, X_all, labeled_idx, y_labeled, n_classes: int, *, graph=None, graph_P: np.ndarray | None = None):
         from labelloop.loop.models import LoopClassifier
@@ -108,10 +123,44 @@ class SelfTraining:
         classes = np.arange(n_classes)
         model = LoopClassifier(self.estimator, classes=classes).fit(X_all[li], yl)
         unl = np.setdiff1d(np.arange(X_all.shape[0]), li)
-        if self.source != "model" and graph_P is None:
-            graph_P = propagate_labels(X_all, li, yl, n_classes, k=self.k, graph=graph)
         self.pseudo_idx_ = np.empty(0, dtype=np.int64)
         self.pseudo_labels_ = np.empty(0, dtype=np.int64)
+        self.pseudo_weights_ = np.empty(0, dtype=np.float64)
+        if self.source == "spread":
+            if graph_P is None:
+                graph_P = propagate_labels(X_all, li, yl, n_classes, k=self.k, alpha=self.alpha, graph=graph)
+            model = self._fit_spread(model, X_all, li, yl, unl, graph_P, n_classes)
+        else:
+            model = self._fit_thresholded(model, X_all, li, yl, unl, graph, graph_P, n_classes)
+        self.model_ = model
+        self.n_pseudo_ = int(self.pseudo_idx_.size)
+        self.classes_ = classes
+        return self
+
+    def _fit_spread(self, model, X_all, li, yl, unl, graph_P, n_classes: int):
+        from labelloop.loop.models import LoopClassifier
+
+        if unl.size == 0 or self.weight == 0:
+            return model
+        P = graph_P[unl]
+        lab = P.argmax(axis=1)
+        # 0 for a flat posterior (nothing reached the item), 1 for a certain one
+        conf = np.clip((P.max(axis=1) - 1.0 / n_classes) / (1.0 - 1.0 / n_classes), 0.0, 1.0)
+        keep = conf > 0
+        idx, lab, w = unl[keep], lab[keep], float(self.weight) * conf[keep]
+        if idx.size == 0:
+            return model
+        X_tr = np.vstack([X_all[li], X_all[idx]])
+        y_tr = np.concatenate([yl, lab])
+        sw = np.concatenate([np.ones(len(yl)), w])
+        self.pseudo_idx_, self.pseudo_labels_, self.pseudo_weights_ = idx, lab, w
+        return LoopClassifier(self.estimator, classes=np.arange(n_classes)).fit(X_tr, y_tr, sample_weight=sw)
+
+    def _fit_thresholded(self, model, X_all, li, yl, unl, graph, graph_P, n_classes: int):
+        from labelloop.loop.models import LoopClassifier
+
+        if self.source != "model" and graph_P is None:
+            graph_P = propagate_labels(X_all, li, yl, n_classes, k=self.k, graph=graph)
         for _ in range(max(1, int(self.n_rounds))):
             if unl.size == 0:
                 break
@@ -127,12 +176,10 @@ class SelfTraining:
             X_tr = np.vstack([X_all[li], X_all[unl[idx]]])
             y_tr = np.concatenate([yl, lab])
             w = np.concatenate([np.ones(len(yl)), np.full(len(idx), float(self.weight))])
-            model = LoopClassifier(self.estimator, classes=classes).fit(X_tr, y_tr, sample_weight=w)
+            model = LoopClassifier(self.estimator, classes=np.arange(n_classes)).fit(X_tr, y_tr, sample_weight=w)
             self.pseudo_idx_, self.pseudo_labels_ = unl[idx], lab
-        self.model_ = model
-        self.n_pseudo_ = int(self.pseudo_idx_.size)
-        self.classes_ = classes
-        return self
+            self.pseudo_weights_ = np.full(len(idx), float(self.weight))
+        return model
 
     def predict_proba(self, X):
         return self.model_.predict_proba(X)

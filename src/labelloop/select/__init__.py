@@ -49,6 +49,7 @@ STRATEGIES = {
     "typiclust": TypiClust,
     "cluster": ClusterDiversity,
     "hybrid": DiverseUncertainty,
+    "balanced": lambda: DiverseUncertainty(balance=True),
     "badge": Badge,
     "density": DensityWeighted,
     "eer": ExpectedErrorReduction,

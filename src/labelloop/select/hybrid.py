@@ -20,23 +20,33 @@ def _measure(name: str):
 
 
 class DiverseUncertainty(QueryStrategy):
-    """Uncertainty pre-filter, then diversity: the default batch strategy.
+    """Uncertainty pre-filter, then diversity: the default batch strategy (``hybrid``).
 
     Take the ``beta * n`` most uncertain pool items, cluster them into ``n`` groups with k-means
     weighted by uncertainty, and label the item nearest each centroid (Zhdanov 2019,
     "diverse mini-batch active learning"). A batch of ten near-duplicates at the decision
     boundary teaches the model little more than one of them; this spreads the batch along it.
+
+    ``balance=True`` (the ``balanced`` strategy) fills the candidate set class by class: the
+    ``beta * n / K`` most uncertain items *predicted* as each class (quotas a class cannot fill
+    go to the most uncertain remaining items). A model trained on a few labels leans towards
+    the classes it has seen most, and its most uncertain items then crowd around those
+    classes' boundaries; per-class quotas keep every class's boundary in the batch. It did not
+    beat ``hybrid`` on every benchmark data set (BENCHMARKS.md), so it is not the default.
     """
 
     def __init__(self, *, beta: int = 10, measure: str = "margin", diversity: str = "kmeans",
-                 graph: bool = False, k: int = 10):
+                 graph: bool = False, k: int = 10, balance: bool = False):
         if diversity not in ("kmeans", "kcenter"):
             raise InputError(f"unknown diversity {diversity!r}; use 'kmeans' or 'kcenter'")
+        if isinstance(beta, bool) or not isinstance(beta, (int, np.integer)) or beta < 1:
+            raise InputError(f"beta must be a positive integer, got {beta!r}")
         self.beta = beta
         self.measure = measure
         self.diversity = diversity
         self.graph = graph
         self.k = k
+        self.balance = balance
 
     def _select(self, model, X, n, X_labeled, y_labeled, rng):
         from labelloop.select.diversity import kcenter_greedy
@@ -46,7 +56,7 @@ class DiverseUncertainty(QueryStrategy):
             P = 0.5 * (P + _graph_proba(model, X, X_labeled, y_labeled, P.shape[1], self.k))
         u = _measure(self.measure)(P)
         k = min(X.shape[0], max(n, int(self.beta) * n))
-        cand = top_n(u, k, rng)
+        cand = per_class_top(u, P.argmax(axis=1), P.shape[1], k, rng) if self.balance else top_n(u, k, rng)
         if k == n:
             return cand
         if self.diversity == "kcenter":
@@ -54,6 +64,22 @@ class DiverseUncertainty(QueryStrategy):
         w = u[cand] - u.min() + 1e-6
         pick = kmeans_medoids(X[cand], n, sample_weight=w, random_state=rng)
         return cand[pick]
+
+
+def per_class_top(scores: np.ndarray, pred: np.ndarray, n_classes: int, k: int, rng) -> np.ndarray:
+    """``k`` distinct items: the top ``k // n_classes`` scores within each predicted class, the
+    rest of the quota from the highest remaining scores."""
+    quota = k // n_classes
+    chosen: list[np.ndarray] = []
+    for c in range(n_classes):
+        members = np.flatnonzero(pred == c)
+        if members.size and quota:
+            chosen.append(members[top_n(scores[members], min(quota, members.size), rng)])
+    cand = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
+    if cand.size < k:
+        rest = np.setdiff1d(np.arange(scores.shape[0]), cand)
+        cand = np.concatenate([cand, rest[top_n(scores[rest], k - cand.size, rng)]])
+    return cand.astype(np.int64)
 
 
 def _graph_proba(model, X, X_labeled, y_labeled, n_classes: int, k: int) -> np.ndarray:

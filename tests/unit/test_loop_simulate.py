@@ -115,11 +115,16 @@ def test_simulate_and_report_writes_self_contained_html(tmp_path):
 
 @pytest.mark.parametrize("agg", [None, "onecoin", "ds"])
 def test_aggregation_of_simulated_answers(agg):
+    # one draw of 150 items has a standard error of about .03, so judge the mean of four draws:
+    # following the two good annotators gives about .87, a spammer-led vote far less
     X, y = blobs(n=600)
-    ann = SimulatedAnnotators([0.9, 0.85], spammers=1, overlap=3)
-    r = simulate(X, y, budget=150, batch=50, init=50, annotators=ann, aggregator=agg, random_state=0, show_progress=False)
-    assert r.rounds[-1]["answers_used"] == 450
-    assert r.rounds[-1]["label_accuracy"] >= 0.85
+    accs = []
+    for seed in range(4):
+        ann = SimulatedAnnotators([0.9, 0.85], spammers=1, overlap=3)
+        r = simulate(X, y, budget=150, batch=50, init=50, annotators=ann, aggregator=agg, random_state=seed, show_progress=False)
+        assert r.rounds[-1]["answers_used"] == 450
+        accs.append(r.rounds[-1]["label_accuracy"])
+    assert np.mean(accs) >= 0.85, accs
 
 
 def test_honeypot_weights_exact_and_spammer_outvoted():

@@ -180,20 +180,26 @@ def bench_index(sizes, repeats, backends, n_queries=1000):
                 run_direct = direct[b]()
                 row["build_direct_s"] = _now() - t
             t_o, t_d = [], []
-            for _ in range(repeats):  # interleaved, so load changes hit both alike
-                t = _now()
-                got = run_ours()
-                t_o.append(_now() - t)
-                if run_direct is not None:
-                    t = _now()
-                    got_d = run_direct()
-                    t_d.append(_now() - t)
+            for rep in range(repeats):
+                # interleaved, the order alternating each repeat, so load changes and warm caches
+                # hit both sides alike; the overhead is the median of the paired ratios
+                for side in ((0, 1) if rep % 2 == 0 else (1, 0)):
+                    if side == 0:
+                        t = _now()
+                        got = run_ours()
+                        t_o.append(_now() - t)
+                    elif run_direct is not None:
+                        t = _now()
+                        got_d = run_direct()
+                        t_d.append(_now() - t)
             row["recall_ours"] = recall(got, truth)
             row["qps_ours"] = q.shape[0] / statistics.median(t_o)
             if run_direct is not None:
                 row["recall_direct"] = recall(got_d, truth)
                 row["qps_direct"] = q.shape[0] / statistics.median(t_d)
-                row["overhead_search"] = statistics.median(t_o) / statistics.median(t_d) - 1
+                row["overhead_search"] = statistics.median(o / d for o, d in zip(t_o, t_d, strict=True)) - 1
+                row["repeats"] = repeats
+                row["load_avg"] = os.getloadavg()[0]
                 row["overhead_build"] = row["build_ours_s"] / row["build_direct_s"] - 1
             print(table([row], [c for c in ("backend", "build_ours_s", "build_direct_s", "recall_ours", "recall_direct", "qps_ours", "qps_direct", "overhead_search", "auto_choice") if c in row]), flush=True)
             results.append(row)

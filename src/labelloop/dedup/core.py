@@ -221,7 +221,7 @@ def near_duplicate_pairs(vectors, *, threshold: float = 0.95, k: int = 10, index
     """Pairs ``(i, j)``, ``i < j``, whose cosine similarity is >= ``threshold``.
 
     Each item's ``k`` nearest neighbours come from a vector index (``auto`` = exact below 50k
-    items, HNSW above; or an already built index whose ids are the positions). A group larger
+    items, HNSW above, IVF from 500k; or an already built index whose ids are the positions). A group larger
     than ``k`` still comes out whole: its members are chained through overlapping neighbour lists.
     """
     from labelloop.index import VectorIndex, get_index

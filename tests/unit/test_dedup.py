@@ -287,9 +287,8 @@ def test_image_threshold_auto_and_bad_input():
 
 def test_digit_copies_verified_after_alignment():
     """Real scanned digits (8x8, upscaled) with planted JPEG / crop / resize copies: different
-    people's handwriting of a digit correlates highly, the copies after alignment more so. The
-    auto threshold (calibrated for harsher copies than these) catches every copy; a strict
-    threshold separates the copies from look-alike handwriting."""
+    people's handwriting of a digit correlates highly, the copies after alignment more so: both
+    the auto threshold and a strict fixed one keep the copies and leave the look-alikes."""
     pytest.importorskip("imagehash")
     from PIL import Image
     from sklearn.datasets import load_digits
@@ -309,9 +308,28 @@ def test_digit_copies_verified_after_alignment():
         found = {(g[a], g[b]) for g in groups for a in range(len(g)) for b in range(a + 1, len(g))}
         return len(found & true) / max(len(found), 1), len(found & true) / len(true)
 
-    _, recall = pr(find_duplicates(images=imgs).groups)
-    assert recall >= 0.95
+    auto_precision, recall = pr(find_duplicates(images=imgs).groups)
+    assert recall >= 0.95 and auto_precision >= 0.9, (auto_precision, recall)
     precision, recall = pr(find_duplicates(images=imgs, image_threshold=0.995).groups)
     assert precision >= 0.9 and recall >= 0.9, (precision, recall)
     phash_precision, _ = pr(find_duplicates(images=imgs, image_threshold=None, phash_distance=6).groups)
     assert phash_precision < precision  # unverified perceptual hashes confuse handwritings
+
+
+def test_refinement_reaches_off_centre_crops():
+    """An 85% crop taken off-centre sits between grid windows; the pattern search must walk to
+    it. (Moving the window by its corner, it stalled at 0.96 on these digit crops.)"""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    from labelloop.dedup.images import aligned_similarity, image_thumbnails
+
+    digits = load_digits()
+    for idx in (0, 7, 42, 130):
+        src = np.asarray(Image.fromarray((digits.images[idx] * 255 / 16).astype(np.uint8)).resize((64, 64), Image.BICUBIC).convert("RGB"))
+        imgs = [src] + [src[y : y + 54, x : x + 54] for x, y in ((3, 5), (7, 1), (0, 9), (10, 10))]
+        th = image_thumbnails(imgs)
+        pairs = [(0, i) for i in range(1, len(imgs))]
+        sim = aligned_similarity(th, pairs)
+        assert sim.min() > 0.995, (idx, sim)
+        assert (sim >= aligned_similarity(th, pairs, refine_above=2.0)).all()  # never worse than the grid

@@ -243,25 +243,31 @@ def _window_ncc(thumbs: np.ndarray, params: np.ndarray, target: np.ndarray) -> n
     return np.einsum("rd,rd->r", _normalise(crop), target)
 
 
-def _refine(thumbs: np.ndarray, params: np.ndarray, score: np.ndarray, target: np.ndarray, rounds: int = 4) -> np.ndarray:
-    """Pattern search around the best grid window: move the crop's length, top and left by a
+def _refine(thumbs: np.ndarray, params: np.ndarray, score: np.ndarray, target: np.ndarray, rounds: int = 5) -> np.ndarray:
+    """Pattern search around the best grid window: move the crop's length and its centre by a
     step either way, keep whatever raises the NCC, halve the steps; ``rounds`` times. The grid
     is coarse (5% of the side apart), and for textured images a pixel of misalignment costs
-    more correlation than any re-encoding does."""
+    more correlation than any re-encoding does. The window moves by its centre, not its corner:
+    a length step then keeps the window where it is, so the three moves do not fight each
+    other (by the corner, the search stalled on off-centre crops)."""
     side = thumbs.shape[1]
-    params = params.copy()
+    length = params[:, 0].copy()
+    centre = params[:, 1:] + length[:, None] / 2
     score = score.copy()
-    step = np.array([0.025 * side, 0.25 * 0.2 * side, 0.25 * 0.2 * side])
+    step = np.array([0.025 * side, 0.05 * side, 0.05 * side])
     for _ in range(rounds):
         for axis in range(3):
             for sign in (-1.0, 1.0):
-                trial = params.copy()
-                trial[:, axis] += sign * step[axis]
-                trial[:, 0] = np.clip(trial[:, 0], 0.7 * side, side)
-                trial[:, 1:] = np.clip(trial[:, 1:], 0.0, (side - trial[:, 0])[:, None])
+                ln, ce = length.copy(), centre.copy()
+                if axis == 0:
+                    ln = np.clip(ln + sign * step[0], 0.7 * side, side)
+                else:
+                    ce[:, axis - 1] += sign * step[axis]
+                ce = np.clip(ce, ln[:, None] / 2, side - ln[:, None] / 2)
+                trial = np.column_stack([ln, ce - ln[:, None] / 2])
                 sc = _window_ncc(thumbs, trial, target)
                 better = sc > score
-                params[better], score[better] = trial[better], sc[better]
+                length[better], centre[better], score[better] = ln[better], ce[better], sc[better]
         step = step / 2
     return score
 

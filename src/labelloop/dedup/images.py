@@ -13,11 +13,13 @@ recall. Dedup tools therefore split the work:
    cross-correlation (NCC). The full-image thumbnails go into a vector index; each image then
    queries it with its full thumbnail, centre crops of itself (a cropped copy is found from the
    matching crop of its source) and the thumbnail of its content box (uniform borders trimmed).
-   Neighbours above a loose similarity become candidate pairs.
+   Neighbours above a loose similarity become candidate pairs (callers may add more, e.g.
+   close perceptual hashes).
 2. **Verification** (high precision): each candidate pair is compared after alignment: one image
-   is cropped at a small grid of scales and positions, resampled to a common size, and the best
-   NCC against the other (uncropped) image is taken, both ways round. Only pairs whose best
-   aligned NCC reaches ``threshold`` are kept.
+   is cropped at a small grid of scales and positions, resampled to a common size, the best
+   window refined by a pattern search, and the best NCC against the other (uncropped) image is
+   taken, both ways round. Only pairs whose best aligned NCC reaches ``threshold`` are kept;
+   ``"auto"`` takes the NCC that 99% of random copies of the collection's own images reach.
 
 The work is linear in the number of images plus the number of candidate pairs (at most ``k``
 per query), never quadratic.

@@ -383,7 +383,8 @@ def image_near_duplicate_pairs(images: Sequence[Any], *, threshold: float | str 
     :func:`aligned_similarity` is >= ``threshold``. ``threshold="auto"``:
     :func:`calibrate_threshold` on these images. ``thumbs`` reuses :func:`image_thumbnails`
     already computed for ``images``. ``extra_candidates``: more pairs to verify (e.g. close
-    perceptual hashes). ``return_scores``: also the pairs' similarities and the
+    perceptual hashes). ``return_scores``: also the pairs' similarities (lower bounds:
+    a pair already over the threshold on the alignment grid is not refined further) and the
     threshold used."""
     if isinstance(threshold, str):
         if threshold != "auto":

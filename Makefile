@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 	# The CPU wheel must come first: anything that pulls an unpinned torch would fetch CUDA builds.
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[all,dev]'
+	# torchvision, timm and open_clip for the image-model tests, kept out of site-packages: the
+	# PyPI torchvision is linked against CUDA torch, and where its native library cannot load
+	# an importable-but-broken torchvision would break transformers' imports. The tests import
+	# it from here (tests/unit/test_embed_vision.py). --no-deps: nothing may pull another torch.
+	$(PIP) install -q --no-deps --target $(VENV)/vision-packages torchvision==0.28.0 timm==1.0.31 open_clip_torch==3.3.0 ftfy==6.3.1 wcwidth==0.9.4
 	touch $(STAMP)
 
 install: $(STAMP)

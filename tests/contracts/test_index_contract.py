@@ -146,6 +146,18 @@ def test_auto_uses_ann_above_threshold_and_meets_recall(data):
     assert small.backend_ == "exact"
 
 
+def test_auto_switches_to_ivf_for_large_collections(data):
+    pytest.importorskip("faiss")
+    x, q, ids = data
+    index = get_index("auto", exact_below=100, ivf_above=len(x), recall_target=0.95).build(x, ids)
+    assert index.backend_ == "faiss-ivf" and index.recall_estimate_ >= 0.95
+    assert index.tuned_["nprobe"] >= 1
+    truth, _ = ExactIndex().build(x, ids).search(q, 10)
+    assert _recall(index.search(q, 10)[0], truth) >= 0.9
+    below = get_index("auto", exact_below=100, ivf_above=len(x) + 1).build(x, ids)
+    assert below.backend_ == "faiss-hnsw"  # the graph while it is cheap to build
+
+
 def test_unknown_backend_names_the_choices():
     from labelloop.exceptions import ConfigError
 

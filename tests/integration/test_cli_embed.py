@@ -108,6 +108,8 @@ def test_cli_errors_are_one_line(cli, project, tmp_path):
     assert r.returncode != 0 and "unknown embedder" in r.stderr
     r = cli("dedup", tmp_path / "not-a-project")
     assert r.returncode != 0 and "Traceback" not in r.stderr
+    r = cli("dedup", tmp_path / "not-a-project", "--image-threshold", "high")
+    assert r.returncode != 0 and "--image-threshold" in r.stderr and "Traceback" not in r.stderr
     for cmd in ("embed", "index", "similar", "dedup"):
         h = cli(cmd, "--help")
         assert h.returncode == 0 and "Example" in h.stdout

@@ -104,10 +104,15 @@ def test_image_project_embed_and_perceptual_dedup(tmp_path):
         im = Image.fromarray((digits.images[i] * 255 / 16).astype(np.uint8)).resize((64, 64), Image.BICUBIC)
         im.save(folder / f"d{i}.png")
     Image.open(folder / "d3.png").convert("RGB").save(folder / "d3_copy.jpg", quality=70)
+    Image.open(folder / "d5.png").crop((3, 3, 61, 61)).resize((64, 64)).save(folder / "d5_crop.png")
     with Project.init(tmp_path / "ip", data="image", task="single", labels=["x"]) as p:
         import_file(p, str(folder), fmt="folder")
         pv = embed_project(p)  # auto -> histogram + HOG for images
-        assert pv.model == "histogram" and pv.vectors.shape == (9, 704)
+        assert pv.model == "histogram" and pv.vectors.shape == (10, 704)
         out = dedup_project(p, threshold=0.99)
         assert ["d3.png", "d3_copy.jpg"] in out["groups"] or ["d3_copy.jpg", "d3.png"] in out["groups"]
         assert all(len(g) == 2 for g in out["groups"])
+        # without embeddings, the verified image evidence alone finds both copies
+        out = dedup_project(p, threshold=None, image_threshold=0.99)
+        assert sorted(sorted(g) for g in out["groups"]) == [["d3.png", "d3_copy.jpg"], ["d5.png", "d5_crop.png"]]
+        assert out["summary"]["pairs"]["image"] == 2 and out["summary"]["image_threshold"] == 0.99

@@ -185,33 +185,7 @@ def test_torch_image_embedder_with_a_tiny_local_network():
     assert (half.encode(imgs) * a).sum(1).min() > 0.98
 
 
-def test_timm_local_weights(tmp_path):
-    try:
-        import timm
-    except ImportError as exc:
-        pytest.skip(f"timm cannot be imported here ({exc}); it needs a torchvision build matching torch")
-    import torch
-
-    model = timm.create_model("resnet10t", pretrained=False, num_classes=0)
-    path = tmp_path / "w.pth"
-    torch.save(model.state_dict(), path)
-    emb = get_embedder(f"timm:resnet10t:{path}", device="cpu")
-    v = emb.encode([np.zeros((64, 64, 3), np.uint8), np.full((64, 64, 3), 200, np.uint8)])
-    assert v.shape[0] == 2 and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
-
-
-def test_open_clip_local_weights(tmp_path):
-    try:
-        import open_clip
-    except ImportError as exc:
-        pytest.skip(f"open_clip cannot be imported here ({exc}); it needs torchvision")
-    import torch
-
-    model = open_clip.create_model("RN50")
-    path = tmp_path / "clip.pt"
-    torch.save(model.state_dict(), path)
-    emb = get_embedder(f"clip:RN50:{path}", device="cpu")
-    assert emb.encode([np.zeros((64, 64, 3), np.uint8)]).shape[0] == 1
+# timm and open_clip models loaded from local weights: tests/unit/test_embed_vision.py
 
 
 def test_missing_vision_package_gives_install_hint(monkeypatch):

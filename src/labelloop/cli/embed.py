@@ -120,16 +120,33 @@ def similar(
         typer.echo(f"candidates ({counts}); {len(res['dissimilar'])} dissimilar to all seeds (threshold {res['threshold']:.3f}) -> {out}")
 
 
+def _image_threshold(value: str) -> float | str | None:
+    from labelloop.exceptions import InputError
+
+    v = value.strip().lower()
+    if v in ("auto", "off"):
+        return None if v == "off" else "auto"
+    try:
+        t = float(v)
+    except ValueError:
+        t = float("nan")
+    if not 0.0 < t <= 1.0:
+        raise InputError(f"--image-threshold must be auto, off or a correlation in (0, 1], got {value!r}")
+    return t
+
+
 @handle_errors
 def dedup(
     directory: Path = typer.Argument(..., help="Project folder."),
     threshold: float = typer.Option(0.95, "--threshold", "-t", help="Cosine similarity at or above which two embedded items are near-duplicates."),
     out: Path = typer.Option(None, "--json", help="Write {groups: [[id, ...], ...]} to this file."),
     model: str = typer.Option(None, "--model", "-m", help="Which embeddings (default: the latest; without any, exact duplicates only)."),
-    phash_distance: int = typer.Option(4, "--phash-distance", help="Image projects: differing bits of the 64-bit perceptual hash still counted as duplicates."),
+    phash_distance: int = typer.Option(4, "--phash-distance", help="Image projects: differing bits of the 64-bit perceptual hash that make two images a candidate pair (verified like the others; unverified with --image-threshold off)."),
+    image_threshold: str = typer.Option("auto", "--image-threshold", help="Image projects: aligned grey-level correlation (0-1] at or above which two images are copies of each other; 'auto' calibrates it on the project's own images; 'off' skips the verification and takes close perceptual hashes as they are."),
 ):
     """Group duplicate items: equal content, the same text up to case/spacing/punctuation,
-    perceptual image hashes, and embedding near-duplicates (when the project is embedded).
+    near-identical images (JPEG re-encoded, resized, cropped copies, verified after alignment),
+    and embedding near-duplicates (when the project is embedded).
 
     Groups are also saved to DIR/dedup/groups.json.
 
@@ -142,8 +159,9 @@ def dedup(
         from labelloop.exceptions import InputError
 
         raise InputError("--threshold is a cosine similarity between -1 and 1")
+    img_thr = _image_threshold(image_threshold)
     with Project.open(directory) as proj:
-        res = dedup_project(proj, threshold=threshold, model=model, phash_distance=phash_distance)
+        res = dedup_project(proj, threshold=threshold, model=model, phash_distance=phash_distance, image_threshold=img_thr)
     payload = {"groups": res["groups"]}
     _write_json(payload, out)
     if out is None:

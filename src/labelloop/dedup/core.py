@@ -204,12 +204,24 @@ def _same_value_pairs(members: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.stack([members[order[same]], members[order[same + 1]]], axis=1) if same.size else np.zeros((0, 2), dtype=np.int64)
 
 
+def image_pairs(images: Sequence[Any], *, phash_distance: int | None = 4, threshold: float | str | None = "auto", k: int = 10) -> dict[str, np.ndarray]:
+    """Image duplicate pairs by kind of evidence: ``{"image": verified near-identical pairs}``
+    (close perceptual hashes are verified like any other candidate), or ``{"phash": pairs}``
+    taken unverified when ``threshold`` is None."""
+    from labelloop.dedup.images import image_near_duplicate_pairs
+
+    ph = hamming_pairs(image_hashes(images), phash_distance) if phash_distance is not None else None
+    if threshold is None:
+        return {} if ph is None else {"phash": ph}
+    return {"image": image_near_duplicate_pairs(images, threshold=threshold, k=k, extra_candidates=ph)}
+
+
 # ---------------------------------------------------------------- embeddings
 def near_duplicate_pairs(vectors, *, threshold: float = 0.95, k: int = 10, index: str | Any = "auto", batch: int = 16384) -> np.ndarray:
     """Pairs ``(i, j)``, ``i < j``, whose cosine similarity is >= ``threshold``.
 
     Each item's ``k`` nearest neighbours come from a vector index (``auto`` = exact below 50k
-    items, HNSW above; or an already built index whose ids are the positions). A group larger
+    items, HNSW above, IVF from 500k; or an already built index whose ids are the positions). A group larger
     than ``k`` still comes out whole: its members are chained through overlapping neighbour lists.
     """
     from labelloop.index import VectorIndex, get_index
@@ -271,6 +283,7 @@ def find_duplicates(
     threshold: float | None = 0.95,
     normalize: bool = True,
     phash_distance: int | None = 4,
+    image_threshold: float | str | None = "auto",
     k: int = 10,
     index: str = "auto",
 ) -> Duplicates:
@@ -279,7 +292,11 @@ def find_duplicates(
     - ``hashes``: exact content hashes (equal hash -> duplicate);
     - ``texts``: exact match after :func:`normalize_text` (case, spacing, punctuation) when
       ``normalize``, byte-exact otherwise;
-    - ``images``: perceptual hash within ``phash_distance`` bits (None: skip);
+    - ``images``: near-identical after alignment (:mod:`labelloop.dedup.images`: candidates
+      from an index of grey thumbnails plus perceptual hashes within ``phash_distance`` bits,
+      each verified by its aligned correlation >= ``image_threshold``, ``"auto"`` calibrated
+      on the images themselves); with ``image_threshold=None`` perceptual hashes within
+      ``phash_distance`` bits count as duplicates unverified (None for both: skip);
     - ``vectors``: cosine similarity >= ``threshold`` (None: skip).
     """
     sizes = {name: len(v) for name, v in (("texts", texts), ("images", images), ("vectors", vectors), ("hashes", hashes)) if v is not None}
@@ -293,8 +310,8 @@ def find_duplicates(
         pairs["hash"] = exact_pairs(hashes)
     if texts is not None:
         pairs["text"] = exact_pairs(text_keys(texts, normalize=normalize))
-    if images is not None and phash_distance is not None:
-        pairs["phash"] = hamming_pairs(image_hashes(images), phash_distance)
+    if images is not None:
+        pairs.update(image_pairs(images, phash_distance=phash_distance, threshold=image_threshold, k=k))
     if vectors is not None and threshold is not None:
         pairs["embedding"] = near_duplicate_pairs(vectors, threshold=threshold, k=k, index=index)
     allp = np.concatenate([p for p in pairs.values()] or [np.zeros((0, 2), np.int64)])

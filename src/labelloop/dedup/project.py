@@ -1,5 +1,5 @@
-"""Duplicates in a project: equal content, normalised text, perceptual image hashes and, when the
-project has embeddings, near-duplicate vectors. Groups are reported by external id and saved to
+"""Duplicates in a project: equal content, normalised text, near-identical images (verified
+after alignment) and, when the project has embeddings, near-duplicate vectors. Groups are reported by external id and saved to
 ``DIR/dedup/groups.json``; the project settings keep a summary."""
 
 from __future__ import annotations
@@ -9,12 +9,11 @@ import json
 import numpy as np
 
 
-def dedup_project(proj, *, threshold: float | None = 0.95, model: str | None = None, phash_distance: int | None = 4, k: int = 10) -> dict:
+def dedup_project(proj, *, threshold: float | None = 0.95, model: str | None = None, phash_distance: int | None = 4, image_threshold: float | str | None = "auto", k: int = 10) -> dict:
     from labelloop.dedup.core import (
         exact_pairs,
         groups_from_pairs,
-        hamming_pairs,
-        image_hashes,
+        image_pairs,
         near_duplicate_pairs,
         text_keys,
     )
@@ -29,8 +28,8 @@ def dedup_project(proj, *, threshold: float | None = 0.95, model: str | None = N
     ext = items.external_id.astype(str).tolist()
     pairs = {"content": exact_pairs(items.content_hash.astype(str).tolist())}
     if proj.data_type == "image":
-        if phash_distance is not None and items.image.notna().all():
-            pairs["phash"] = hamming_pairs(image_hashes(items.image.tolist()), phash_distance)
+        if items.image.notna().all():
+            pairs.update(image_pairs(items.image.tolist(), phash_distance=phash_distance, threshold=image_threshold, k=k))
     else:
         pairs["text"] = exact_pairs(text_keys(items.text.fillna("").astype(str).tolist()))
     used_model = None
@@ -56,6 +55,7 @@ def dedup_project(proj, *, threshold: float | None = 0.95, model: str | None = N
     folder.mkdir(exist_ok=True)
     (folder / "groups.json").write_text(json.dumps(out, indent=1))
     summary = {"groups": len(groups), "items_in_groups": int(sum(len(g) for g in groups)), "threshold": threshold, "model": used_model,
+               "image_threshold": image_threshold if proj.data_type == "image" else None,
                "pairs": {k_: int(v.shape[0]) for k_, v in pairs.items()}, "path": "dedup/groups.json"}
     proj.update_settings(dedup=summary)
     return {**out, "summary": summary}

@@ -234,7 +234,7 @@ def _load_state_dict(path: str | os.PathLike) -> dict:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def timm_embedder(arch: str, weights: str | os.PathLike | None = None, *, device: str | None = "auto", precision: str | None = "auto", name: str | None = None) -> TorchImageEmbedder:
+def timm_embedder(arch: str, weights: str | os.PathLike | None = None, *, device: str | None = "auto", precision: str | None = "auto", name: str | None = None, show_progress: bool | None = None) -> TorchImageEmbedder:
     """A timm model (``num_classes=0``: pooled features) with weights from a local file.
 
     ``weights`` is a ``.safetensors``/``.pth`` file or a folder holding ``model.safetensors`` or
@@ -253,7 +253,11 @@ def timm_embedder(arch: str, weights: str | os.PathLike | None = None, *, device
                 raise ConfigError(f"{wpath} holds no model.safetensors or pytorch_model.bin")
             wpath = found[0]
         state = _load_state_dict(wpath)
-        missing, _unexpected = model.load_state_dict(state, strict=False)
+        try:
+            missing, _unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # tensors of the wrong shape: weights of another network
+            first = str(exc).split("\n\t")[1] if "\n\t" in str(exc) else str(exc)
+            raise ConfigError(f"{wpath} does not fit timm model {arch!r}: {first}") from exc
         if missing:
             raise ConfigError(f"{wpath} does not fit timm model {arch!r}: {len(missing)} missing tensors, e.g. {missing[:3]}")
         st = wpath.stat()
@@ -261,16 +265,19 @@ def timm_embedder(arch: str, weights: str | os.PathLike | None = None, *, device
     cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", {}) or {}
     size = int((cfg.get("input_size") or (3, 224, 224))[-1])
     pre = make_preprocess(size, crop_pct=float(cfg.get("crop_pct", 0.875)), mean=cfg.get("mean", IMAGENET_MEAN), std=cfg.get("std", IMAGENET_STD))
-    return TorchImageEmbedder(model, name=name or f"timm:{arch}", preprocess=pre, device=device, precision=precision, weights_id=wid)
+    return TorchImageEmbedder(model, name=name or f"timm:{arch}", preprocess=pre, device=device, precision=precision, weights_id=wid, show_progress=show_progress)
 
 
-def open_clip_embedder(arch: str, weights: str | os.PathLike, *, device: str | None = "auto", precision: str | None = "auto", name: str | None = None) -> TorchImageEmbedder:
+def open_clip_embedder(arch: str, weights: str | os.PathLike, *, device: str | None = "auto", precision: str | None = "auto", name: str | None = None, show_progress: bool | None = None) -> TorchImageEmbedder:
     """An open_clip model's image tower with weights from a local checkpoint file."""
     open_clip = _require_vision("open_clip", "open_clip_torch")
     wpath = Path(weights)
     if not wpath.exists():
         raise ConfigError(f"CLIP weights file not found: {wpath}")
-    model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=str(wpath))
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=str(wpath))
+    except RuntimeError as exc:  # missing or wrongly shaped tensors: another model's checkpoint
+        raise ConfigError(f"{wpath} does not fit open_clip model {arch!r}: {str(exc).splitlines()[0]}") from exc
     st = wpath.stat()
 
     def forward(m, x):
@@ -279,7 +286,7 @@ def open_clip_embedder(arch: str, weights: str | os.PathLike, *, device: str | N
     def pre(item):
         return preprocess(load_image(item, "RGB"))
 
-    return TorchImageEmbedder(model, name=name or f"clip:{arch}", preprocess=pre, forward=forward, device=device, precision=precision, weights_id=f"{wpath.name}:{st.st_size}:{int(st.st_mtime)}")
+    return TorchImageEmbedder(model, name=name or f"clip:{arch}", preprocess=pre, forward=forward, device=device, precision=precision, weights_id=f"{wpath.name}:{st.st_size}:{int(st.st_mtime)}", show_progress=show_progress)
 
 
 def _require_vision(module: str, package: str):

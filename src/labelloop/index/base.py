@@ -139,11 +139,18 @@ class VectorIndex:
             got_ids = np.asarray(got_ids, dtype=np.int64)
             got_d = np.asarray(got_d, dtype=np.float32)
             bad = got_ids < 0
-            got_d[bad] = np.inf
-            order = np.argsort(got_d, axis=1, kind="stable")
-            ids[:, : got_ids.shape[1]] = np.take_along_axis(got_ids, order, axis=1)
-            dist[:, : got_ids.shape[1]] = np.take_along_axis(got_d, order, axis=1)
-            dist[ids < 0] = np.inf
+            if bad.any():
+                got_d[bad] = np.inf
+            w = got_ids.shape[1]
+            if w > 1 and not (got_d[:, 1:] >= got_d[:, :-1]).all():
+                # only re-sort when a backend returned a row out of order (most never do)
+                order = np.argsort(got_d, axis=1, kind="stable")
+                got_ids = np.take_along_axis(got_ids, order, axis=1)
+                got_d = np.take_along_axis(got_d, order, axis=1)
+            ids[:, :w] = got_ids
+            dist[:, :w] = got_d
+            if bad.any():
+                dist[ids < 0] = np.inf
         return ids, dist
 
     def save(self, path: str | os.PathLike) -> Path:

@@ -106,7 +106,7 @@ def test_requeue_the_review_pages_suspects_and_leave_gold_alone(tmp_path, db):
         repo.set_priorities(s, proj.id, list(sus), list(sus.values()), "error-review")
     app = create_app(ServerSettings(projects=[proj.dir], worker=False, seed=7))
     with TestClient(app) as c:
-        ha, hb, hd = token(c, u["a"]), token(c, u["b"]), token(c, u["adm"])
+        ha, hd = token(c, u["a"]), token(c, u["adm"])
         r = c.post(p + "/admin/review/requeue", headers=hd, json={"extra_answers": 3})
         assert r.status_code == 200, r.text
         assert r.json() == {"requeued": 2, "gold_skipped": 1, "open": 2, "extra_answers": 3}

@@ -14,9 +14,9 @@ Precision, recall and F1 per cell are medians over the noise seeds. Run::
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/label_errors.py [--seeds 5] [--first-seed 0] [--data madewithml]
 
-Writes ``benchmarks/results/label_errors.json`` (with ``--first-seed`` other than 0,
-``label_errors_dev.json``: method choices are made on development seeds such as 100-104, and the
-reported table on seeds 0-4).
+Writes ``benchmarks/results/label_errors.json`` (with ``--first-seed`` other than 0 or a subset of
+``--data``, a file beside it such as ``label_errors_dev_madewithml.json``: method choices are made
+on development seeds such as 100-104, and the reported table on seeds 0-4).
 """
 
 from __future__ import annotations
@@ -127,7 +127,9 @@ def main() -> None:
     unknown = set(names) - {"digits", "madewithml"}
     if unknown or not names:
         ap.error(f"--data takes digits and/or madewithml, got {args.data!r}")
-    results = RESULTS if args.first_seed == 0 else RESULTS.with_name("label_errors_dev.json")
+    # the full run on seeds 0-4 is the reference file; development seeds and subsets go beside it
+    suffix = ("" if args.first_seed == 0 else "_dev") + ("" if set(names) == {"digits", "madewithml"} else "_" + "_".join(names))
+    results = RESULTS.with_name(f"label_errors{suffix}.json")
     from labelloop.progress import set_quiet
     from labelloop.quality import find_label_errors
 

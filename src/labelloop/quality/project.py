@@ -146,7 +146,8 @@ def project_label_errors(
 
     Columns: ``item_id``, ``external_id``, ``text``, ``image`` and those of
     :func:`~labelloop.quality.find_label_errors`. With ``queue``, the suspects' priorities are
-    set to their score with reason ``error-review`` so the review queue shows them first.
+    set to their score with reason ``error-review`` so the review queue shows them first (items
+    already sent back for re-labelling, reason ``error-relabel``, keep theirs).
     """
     from labelloop.quality.label_errors import find_label_errors
 

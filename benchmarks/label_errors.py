@@ -12,9 +12,11 @@ probabilities once per cell, and compares the flagged items with the planted tru
 
 Precision, recall and F1 per cell are medians over the noise seeds. Run::
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/label_errors.py [--seeds 5]
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/label_errors.py [--seeds 5] [--first-seed 0] [--data madewithml]
 
-Writes ``benchmarks/results/label_errors.json``.
+Writes ``benchmarks/results/label_errors.json`` (with ``--first-seed`` other than 0 or a subset of
+``--data``, a file beside it such as ``label_errors_dev_madewithml.json``: method choices are made
+on development seeds such as 100-104, and the reported table on seeds 0-4).
 """
 
 from __future__ import annotations
@@ -118,19 +120,29 @@ def prf(flags: np.ndarray, truth: np.ndarray) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0, help="first noise seed (development runs: 100)")
+    ap.add_argument("--data", default="digits,madewithml", help="comma-separated: digits, madewithml")
     args = ap.parse_args()
+    names = [x.strip() for x in args.data.split(",") if x.strip()]
+    unknown = set(names) - {"digits", "madewithml"}
+    if unknown or not names:
+        ap.error(f"--data takes digits and/or madewithml, got {args.data!r}")
+    # the full run on seeds 0-4 is the reference file; development seeds and subsets go beside it
+    suffix = ("" if args.first_seed == 0 else "_dev") + ("" if set(names) == {"digits", "madewithml"} else "_" + "_".join(names))
+    results = RESULTS.with_name(f"label_errors{suffix}.json")
     from labelloop.progress import set_quiet
     from labelloop.quality import find_label_errors
 
     set_quiet(True)
     py = ensure_cleanlab()
     CELLS.mkdir(parents=True, exist_ok=True)
-    datasets = {"digits": load_digits_data(), "madewithml": load_mwml_data()}
+    loaders = {"digits": load_digits_data, "madewithml": load_mwml_data}
+    datasets = {name: loaders[name]() for name in names}
     cells = []
     for name, (X, y) in datasets.items():
         k = int(y.max()) + 1
         for rate in RATES:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 path = CELLS / f"{name}_{rate:.2f}_{seed}.npz"
                 if not path.exists():
                     noisy = plant(y, rate, k, np.random.default_rng(seed))
@@ -172,14 +184,14 @@ def main() -> None:
             m = med[(med.data == name) & (med.method == method)]
             cells_txt = "  ".join(f"{r.noise:.0%}: {r.precision:.3f}/{r.recall:.3f}/{r.f1:.3f}" for r in m.itertuples())
             print(f"{name:11s} {method:34s} {cells_txt}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({
         "cleanlab_version": cl["version"],
-        "seeds": args.seeds,
+        "seeds": list(range(args.first_seed, args.first_seed + args.seeds)),
         "medians": med.to_dict("records"),
         "runs": rows,
     }, indent=1))
-    print(f"\nwrote {RESULTS.relative_to(ROOT)}")
+    print(f"\nwrote {results.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -240,3 +240,65 @@ def test_leakage_section_finds_a_test_item_repeated_from_train(cli, tmp_path):
     assert "1 of 2 test items repeat a train item" in html
     assert re.search(r"<td>3</td><td>1</td><td>exact</td>", html)
     assert "needs at least 10" in html  # too few labels for error detection: the section says so
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_errors_requeue_sends_suspects_back_through_the_queue(cli, tmp_path, shared_data, request, backend):
+    """`errors --requeue`: the most suspect flagged items get 2 more answers asked, and a fresh
+    annotator's /next serves them first, most suspect first."""
+    import uuid
+
+    df = pd.read_csv(shared_data / "madewithml" / "dataset.csv").head(150).copy()
+    rng = np.random.default_rng(1)
+    classes = sorted(df.tag.unique())
+    for i in rng.choice(len(df), 12, replace=False):
+        df.at[i, "tag"] = [c for c in classes if c != df.at[i, "tag"]][rng.integers(len(classes) - 1)]
+    csv = tmp_path / "small.csv"
+    df.to_csv(csv, index=False)
+    d = tmp_path / f"rq{uuid.uuid4().hex[:8]}"
+    db = [] if backend == "sqlite" else ["--db", request.getfixturevalue("postgres_url")]
+    assert cli("init", d, "--task", "single", *db).returncode == 0
+    assert cli("import", d, csv, "--text-col", "title,description", "--label-col", "tag").returncode == 0
+    # options that only make sense with --requeue are refused with a clear message
+    r = cli("errors", d, "--min-score", "0.5")
+    assert r.returncode == 2 and "only apply with --requeue" in r.stderr
+    r = cli("errors", d, "--requeue", "--extra-overlap", "0")
+    assert r.returncode == 2 and "--extra-overlap" in r.stderr
+
+    r = cli("errors", d, "--requeue", "--top", "4", "--extra-overlap", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    flagged = [s for s in out["suspects"] if s["is_error"]]  # --top 4 shows the 4 most suspect
+    assert len(flagged) == 4
+    want = [s["item_id"] for s in flagged]
+    assert out["requeued"] == {"requeued": 4, "gold_skipped": 0, "open": 4} and out["extra_answers"] == 2
+
+    from labelloop.project import Project
+    from labelloop.store.models import Item
+    from labelloop.store.users import add_user
+
+    with Project.open(d) as proj:
+        with proj.session() as s:
+            rows = {i.id: i for i in s.query(Item).filter(Item.priority_reason == "error-relabel")}
+            add_user(s, f"{d.name}-ann", "annotator", "password-123")
+        assert set(rows) == set(want)
+        # imported labels are not queue answers: 0 answers + 2 asked = overlap 1 + 1 review slot
+        assert all(r_.q_review == 1 and r_.q_open for r_ in rows.values())
+        # the other flagged items stay suspects on the review page
+        with proj.session() as s:
+            rest = {i.id for i in s.query(Item).filter(Item.priority_reason == "error-review")}
+        assert len(rest) == out["n_flagged"] - 4 and not rest & set(want)
+    from fastapi.testclient import TestClient
+
+    from labelloop.server import ServerSettings, create_app
+
+    with TestClient(create_app(ServerSettings(projects=[d], worker=False, seed=7))) as c:
+        tok = c.post("/api/v1/auth/token", data={"username": f"{d.name}-ann", "password": "password-123"}).json()["access_token"]
+        h = {"Authorization": f"Bearer {tok}"}
+        served = []
+        for _ in range(5):
+            iid = c.get(f"/api/v1/projects/{d.name}/next", headers=h).json()["item_id"]
+            assert c.post(f"/api/v1/projects/{d.name}/answers", headers=h, json={"item_id": iid, "label": classes[0]}).status_code == 201
+            served.append(iid)
+    assert served[:4] == want and served[4] not in want

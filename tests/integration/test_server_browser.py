@@ -204,6 +204,35 @@ def test_admin_sees_skills_and_review_queue(tmp_path, page):
     proj.close()
 
 
+def test_admin_sends_suspects_back_for_relabelling(tmp_path, page):
+    """The review card's button re-queues the suspects flagged by dataset health: each then needs
+    more answers and the review row follows its progress."""
+    from labelloop.store import repo
+
+    proj, u = make_project(tmp_path, None, n=6)
+    with proj.session() as s:
+        f = repo.items_frame(s, proj.id)
+        ids = dict(zip(f.external_id, f.item_id.astype(int), strict=True))
+        repo.set_priorities(s, proj.id, [ids["i2"], ids["i4"]], [0.9, 0.7], "error-review")
+    with serve(proj) as srv:
+        login(page, srv.url, u["boss"])
+        page.wait_for_selector(".admin-link")
+        page.locator(".admin-link").click()
+        page.wait_for_selector("#review tbody tr")
+        assert page.locator("#review tbody").inner_text().count("suspected error") == 2
+        page.locator("#requeue-n").fill("3")
+        page.locator("#requeue-btn").click()
+        page.wait_for_selector("#requeue-msg:has-text('2 item(s) sent back for 3 more answers')")
+        page.wait_for_selector("#review tbody:has-text('re-labelling: 0 of 3 answers')")
+        shot(page, "admin-requeue")
+    with proj.session() as s:
+        from labelloop.store.models import Item
+
+        rows = s.query(Item).filter(Item.id.in_([ids["i2"], ids["i4"]])).all()
+        assert {(r.priority_reason, r.q_review, r.q_open) for r in rows} == {("error-relabel", 2, True)}
+    proj.close()
+
+
 def test_accept_reject_mode(tmp_path, page):
     import numpy as np
 

@@ -3,7 +3,8 @@
 :func:`project_data` reads what the health checks need (items, the label of each item, several
 answers where they exist, features); :func:`project_label_errors` runs
 :func:`~labelloop.quality.find_label_errors` on it and can put the suspects into the review
-queue (``priority_reason = 'error-review'``).
+queue (``priority_reason = 'error-review'``); :func:`requeue_suspects` sends suspects back to the
+annotators for more answers (``priority_reason = 'error-relabel'``).
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ def project_label_errors(
 
     Columns: ``item_id``, ``external_id``, ``text``, ``image`` and those of
     :func:`~labelloop.quality.find_label_errors`. With ``queue``, the suspects' priorities are
-    set to their score with reason ``error-review`` so the review queue shows them first.
+    set to their score with reason ``error-review`` so the review queue shows them first (items
+    already sent back for re-labelling, reason ``error-relabel``, keep theirs).
     """
     from labelloop.quality.label_errors import find_label_errors
 
@@ -182,9 +184,42 @@ def project_label_errors(
     if queue:
         sus = out[out.is_error]
         if len(sus):
+            from sqlalchemy import select
+
+            from labelloop.store import queue as q
             from labelloop.store import repo
+            from labelloop.store.models import Item
 
             with proj.session() as s:
+                # items already sent back for re-labelling keep their place in the queue
+                relabel = set(s.scalars(select(Item.id).where(Item.project_id == proj.id, Item.priority_reason == q.REVIEW_REASON)))
+                sus = sus[~sus.item_id.astype(int).isin(relabel)]
                 repo.set_priorities(s, proj.id, sus.item_id.astype(int).tolist(), sus.score.astype(float).tolist(), REVIEW_REASON)
         out.attrs["queued"] = int(len(sus))
     return out
+
+
+def select_suspects(errors: pd.DataFrame, *, top: int | None = None, min_score: float | None = None) -> pd.DataFrame:
+    """The suspects to re-label: those with ``score >= min_score`` when given, else the flagged
+    ones (``is_error``); at most the ``top`` most suspect of them when given."""
+    if top is not None and top < 1:
+        raise InputError(f"top must be at least 1, got {top}")
+    if min_score is not None and not 0.0 <= min_score <= 1.0:
+        raise InputError(f"min_score must be between 0 and 1, got {min_score}")
+    chosen = errors[errors.score >= min_score] if min_score is not None else errors[errors.is_error.astype(bool)]
+    chosen = chosen.sort_values("score", ascending=False, kind="stable")
+    return chosen.head(top) if top is not None else chosen
+
+
+def requeue_suspects(proj, suspects: pd.DataFrame, *, extra_answers: int = 2) -> dict[str, int]:
+    """Send ``suspects`` (rows of :func:`project_label_errors`: ``item_id``, ``score``) back to the
+    labelling queue: each is served first by ``/next`` to annotators who have not answered it, until
+    it has ``extra_answers`` more answers; its label is then re-aggregated from all its votes.
+    See :func:`labelloop.store.queue.requeue_items`."""
+    from labelloop.store.queue import QueueSettings, requeue_items
+
+    ids = suspects.item_id.astype(int).tolist()
+    scores = dict(zip(ids, suspects.score.astype(float).tolist(), strict=True))
+    settings = QueueSettings.from_dict(proj.settings)
+    with proj.session() as s:
+        return requeue_items(s, proj.id, settings, ids, extra_answers=extra_answers, scores=scores)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from itertools import combinations
 from typing import Any
 
-from sqlalchemy import func, select, true
+from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.orm import Session
 
 from labelloop.store.models import AnnotatorStat, Item, Label, Source, User, Vote, WorkerRun, utcnow
@@ -115,20 +115,37 @@ def labeling_functions(s: Session, ctx: QueueContext) -> list[dict[str, Any]]:
     return out
 
 
+def suspect_ids(s: Session, ctx: QueueContext) -> list[int]:
+    """Items the quality checks flagged as probable label errors and not yet sent back."""
+    return [int(i) for i in s.scalars(select(Item.id).where(Item.project_id == ctx.project_id, Item.priority_reason == "error-review"))]
+
+
 def review_queue(s: Session, ctx: QueueContext, *, limit: int = 50) -> list[dict[str, Any]]:
-    """Suspected label errors (the quality checks write them as priority reason 'error-review')
-    first, then disagreements: items whose live aggregate is below the confidence target."""
+    """Suspected label errors (the quality checks write them as priority reason 'error-review';
+    those sent back for more answers have reason 'error-relabel') first, then disagreements:
+    items whose live aggregate is below the confidence target."""
+    from labelloop.store.queue import REVIEW_PRIORITY, REVIEW_REASON
+
     pid = ctx.project_id
     out: list[dict[str, Any]] = []
+    # open re-labelling requests first, then the suspects, then finished re-labelling
+    stage = case((and_(Item.priority_reason == REVIEW_REASON, Item.q_open == true()), 0),
+                 (Item.priority_reason == "error-review", 1), else_=2)
     suspects = s.execute(
-        select(Item.id, Item.text, Item.priority, Label.value, Label.confidence)
+        select(Item.id, Item.text, Item.priority, Item.priority_reason, Item.q_done, Item.q_extra, Item.q_review, Label.value, Label.confidence)
         .join(Label, Label.item_id == Item.id, isouter=True)
-        .where(Item.project_id == pid, Item.priority_reason == "error-review")
-        .order_by(Item.priority.desc(), Item.id)
+        .where(Item.project_id == pid, Item.priority_reason.in_(("error-review", REVIEW_REASON)))
+        .order_by(stage, Item.priority.desc(), Item.id)
         .limit(limit)
     ).all()
-    for iid, text, prio, lab, conf in suspects:
-        out.append({"item_id": iid, "text": (text or "")[:200], "label": lab, "confidence": conf, "reason": "suspected error", "score": prio})
+    for iid, text, prio, why, done, extra, review, lab, conf in suspects:
+        row = {"item_id": iid, "text": (text or "")[:200], "label": lab, "confidence": conf, "reason": "suspected error", "score": prio}
+        if why == REVIEW_REASON:
+            asked = ctx.settings.overlap + extra + review
+            row["score"] = max(prio - REVIEW_PRIORITY, 0.0)
+            row["reason"] = f"re-labelling: {min(done, asked)} of {asked} answers" if done < asked else f"re-labelled ({done} answers)"
+            row["answers"], row["answers_asked"] = done, asked
+        out.append(row)
     if len(out) < limit:
         human = select(Source.id).where(Source.project_id == pid, Source.kind == "human")
         n_votes = select(func.count()).where(Vote.item_id == Item.id, Vote.source_id.in_(human)).scalar_subquery()

@@ -104,6 +104,14 @@ class SettingsUpdate(Strict):
     media_roots: list[str] | None = None
 
 
+class RequeueRequest(Strict):
+    """Items to send back to the annotators; without ``item_ids``, every suspect on the review
+    page (items flagged as probable label errors)."""
+
+    item_ids: list[int] | None = Field(None, max_length=100_000)
+    extra_answers: int = Field(2, ge=1, le=50)
+
+
 class UserCreate(Strict):
     name: str = Field(..., min_length=1, max_length=100)
     role: str = "annotator"

@@ -72,6 +72,7 @@ class Item(Base):
     q_taken: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # live leases + answers
     q_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # answers received
     q_extra: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # extra answers asked (dynamic overlap)
+    q_review: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # extra answers asked by a review (re-labelling)
     q_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # may be handed out
 
 

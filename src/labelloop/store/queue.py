@@ -2,8 +2,10 @@
 
 Invariants (tested under concurrency on SQLite and PostgreSQL):
 
-* an item is handed to at most ``overlap + q_extra`` annotators at once (``items.q_taken`` counts
-  live leases plus answers; ``items.q_open`` says whether another may be handed out);
+* an item is handed to at most ``overlap + q_extra + q_review`` annotators at once
+  (``items.q_taken`` counts live leases plus answers; ``items.q_open`` says whether another may be
+  handed out; ``q_extra`` is what dynamic overlap added, ``q_review`` what a re-labelling request
+  added, see :func:`requeue_items`);
 * never the same item twice to one annotator (``assignments`` is unique per item and user);
 * a lease that expires gives its slot back; a late answer is accepted only while a slot is free;
 * honeypots (items with a gold answer) are handed out at ``honeypot_rate``, through the same
@@ -297,7 +299,7 @@ class QueueContext:
 
 def _open_expr(ctx: QueueContext, taken):
     """SQL expression: may the item be handed out again, given ``taken`` slots in use."""
-    return taken < ctx.settings.overlap + Item.q_extra
+    return taken < ctx.settings.overlap + Item.q_extra + Item.q_review
 
 
 # ---------------------------------------------------------------------- leasing
@@ -372,7 +374,7 @@ def _lease(s: Session, ctx: QueueContext, user_id: int, item_id: int, honeypot: 
     r = Raw(s)
     expires = now + timedelta(seconds=ctx.settings.lease_seconds)
     if not honeypot:
-        r.execute("UPDATE items SET q_taken = q_taken + 1, q_open = (q_taken + 1 < :ov + q_extra) WHERE id = :iid",
+        r.execute("UPDATE items SET q_taken = q_taken + 1, q_open = (q_taken + 1 < :ov + q_extra + q_review) WHERE id = :iid",
                   ov=ctx.settings.overlap, iid=item_id)
     r.execute(
         "INSERT INTO assignments (project_id, item_id, user_id, state, is_honeypot, lease_expires_at, created_at, updated_at) "
@@ -541,7 +543,7 @@ def submit_answer(
     now = utcnow()
     pid = ctx.project_id
     st = ctx.settings
-    item = r.one("SELECT project_id, q_done, q_extra FROM items WHERE id = :iid" + (" FOR UPDATE" if ctx.postgres else ""), iid=item_id)
+    item = r.one("SELECT project_id, q_done, q_extra, q_review FROM items WHERE id = :iid" + (" FOR UPDATE" if ctx.postgres else ""), iid=item_id)
     if item is None or item[0] != pid:
         raise NotFoundError(f"item {item_id} is not in this project")
     a = r.one("SELECT id, state, is_honeypot FROM assignments WHERE item_id = :iid AND user_id = :uid", iid=item_id, uid=user.id)
@@ -554,7 +556,7 @@ def submit_answer(
     elif a[1] == "skipped":
         raise ConflictError(f"you skipped item {item_id}")
     elif a[1] == "expired" and not honeypot:
-        n = r.rowcount("UPDATE items SET q_taken = q_taken + 1, q_open = (q_taken + 1 < :ov + q_extra) WHERE id = :iid AND q_open = :t",
+        n = r.rowcount("UPDATE items SET q_taken = q_taken + 1, q_open = (q_taken + 1 < :ov + q_extra + q_review) WHERE id = :iid AND q_open = :t",
                        ov=st.overlap, iid=item_id, t=True)
         if n == 0:
             raise ConflictError(f"your lease on item {item_id} expired and it went to someone else; fetch the next item")
@@ -614,10 +616,12 @@ def submit_answer(
     agg = aggregate_votes(ctx.schema, votes, weights, st)
     if a is not None and not honeypot:
         q_done, q_extra = item[1] + 1, item[2]
+        # dynamic overlap asks one more answer once every answer asked (overlap, earlier extras and
+        # a review's re-labelling request) is in and the aggregate is still unsure
         bump = (agg is not None and st.max_overlap > st.overlap and agg[1] < st.confidence_target
-                and q_done >= st.overlap + q_extra and q_extra < st.max_overlap - st.overlap)
+                and q_done >= st.overlap + q_extra + item[3] and q_extra < st.max_overlap - st.overlap)
         if bump:
-            r.execute("UPDATE items SET q_done = q_done + 1, q_extra = q_extra + 1, q_open = (q_taken < :ov + q_extra + 1) WHERE id = :iid",
+            r.execute("UPDATE items SET q_done = q_done + 1, q_extra = q_extra + 1, q_open = (q_taken < :ov + q_extra + q_review + 1) WHERE id = :iid",
                       ov=st.overlap, iid=item_id)
         else:
             r.execute("UPDATE items SET q_done = q_done + 1 WHERE id = :iid", iid=item_id)
@@ -871,6 +875,76 @@ def sync_queue(s: Session, ctx: QueueContext) -> dict[str, int]:
     closed = close_gold(s, ctx)
     n_open = s.scalar(select(func.count()).select_from(Item).where(Item.project_id == pid, Item.q_open == true())) or 0
     return {"open": int(n_open), "gold": closed}
+
+
+#: re-labelling requests come before everything the loop orders (its priorities are ranks and
+#: scores far below this); among them, the most suspect first (priority = this + score)
+REVIEW_PRIORITY = 1_000_000.0
+REVIEW_REASON = "error-relabel"
+MAX_EXTRA_ANSWERS = 50
+
+
+def requeue_items(
+    s: Session, project_id: int, settings: QueueSettings, item_ids: list[int], *, extra_answers: int,
+    scores: dict[int, float] | None = None, reason: str = REVIEW_REASON,
+) -> dict[str, int]:
+    """Ask ``extra_answers`` more answers on each item (e.g. a suspected label error), through the
+    normal queue: ``/next`` hands it, first, to annotators who have not answered it yet until it
+    has that many more answers than now; the live aggregate then uses all its votes.
+
+    The request is stored per item as ``items.q_review`` (extra slots on top of the overlap and
+    dynamic overlap), so the queue's invariants (never twice to one annotator, leases, at most
+    the asked number of annotators at once) hold unchanged. Asking again never lowers an earlier
+    request. Gold (honeypot) items are left alone. ``scores`` (item -> suspicion in [0, 1]) order
+    the requests; without one, an item's error-review score (its priority) is used.
+
+    Returns ``{"requeued", "gold_skipped", "open"}``.
+    """
+    if isinstance(extra_answers, bool) or not isinstance(extra_answers, int) or not 1 <= extra_answers <= MAX_EXTRA_ANSWERS:
+        raise InputError(f"extra answers must be an integer between 1 and {MAX_EXTRA_ANSWERS}, got {extra_answers!r}")
+    ids = sorted({int(i) for i in item_ids})
+    if not ids:
+        return {"requeued": 0, "gold_skipped": 0, "open": 0}
+    found: dict[int, tuple[float, str | None]] = {}
+    gold: set[int] = set()
+    gold_q = select(Vote.item_id).join(Source, Source.id == Vote.source_id).where(Source.project_id == project_id, Source.kind == "gold")
+    for k in range(0, len(ids), 500):
+        chunk = ids[k : k + 500]
+        for iid, prio, why in s.execute(select(Item.id, Item.priority, Item.priority_reason).where(Item.project_id == project_id, Item.id.in_(chunk))):
+            found[int(iid)] = (float(prio or 0.0), why)
+        gold.update(int(i) for i in s.scalars(gold_q.where(Vote.item_id.in_(chunk))))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFoundError(f"{len(missing)} item(s) are not in this project (first: {missing[0]})")
+    todo = [i for i in ids if i not in gold]
+
+    def score(i: int) -> float:
+        if scores is not None and i in scores:
+            return float(scores[i])
+        prio, why = found[i]
+        if why == "error-review":
+            return prio
+        if why == reason and prio >= REVIEW_PRIORITY:  # asked before: keep its place
+            return prio - REVIEW_PRIORITY
+        return 0.0
+
+    # extra slots so that the item ends with q_done + extra_answers answers (a live lease counts
+    # towards them); computed on the row itself, so a concurrent answer cannot be missed
+    want = Item.q_done + extra_answers - settings.overlap - Item.q_extra
+    review = case((want > Item.q_review, want), else_=Item.q_review)
+    stmt = (
+        update(Item)
+        .where(Item.id == bindparam("iid"), Item.project_id == project_id)
+        .values(q_review=review, q_open=Item.q_taken < settings.overlap + Item.q_extra + review,
+                priority=bindparam("p"), priority_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    if todo:
+        s.connection().execute(stmt, [{"iid": i, "p": REVIEW_PRIORITY + min(max(score(i), 0.0), 1.0)} for i in todo])
+    n_open = 0
+    for k in range(0, len(todo), 500):
+        n_open += s.scalar(select(func.count()).select_from(Item).where(Item.id.in_(todo[k : k + 500]), Item.q_open == true())) or 0
+    return {"requeued": len(todo), "gold_skipped": len(ids) - len(todo), "open": int(n_open)}
 
 
 def close_gold(s: Session, ctx: QueueContext) -> int:

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from labelloop.server import insights
 from labelloop.server.deps import AdminDep, ProjectDep, ReviewerDep, StateDep
-from labelloop.server.schemas import SettingsUpdate, UserCreate, UserPublic
+from labelloop.server.schemas import RequeueRequest, SettingsUpdate, UserCreate, UserPublic
 from labelloop.store import queue, users
 from labelloop.store.queue import QueueSettings, validate_settings
 
@@ -60,6 +60,17 @@ def labeling_functions(user: ReviewerDep, handle: ProjectDep) -> list[dict]:
 def review(user: ReviewerDep, handle: ProjectDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict]:
     with handle.db.reading() as s:
         return insights.review_queue(s, handle.ctx, limit=limit)
+
+
+@router.post("/review/requeue", summary="Send suspected label errors back to the annotators for more answers")
+def review_requeue(user: AdminDep, handle: ProjectDep, body: RequeueRequest) -> dict:
+    """Each item is served first by ``/next`` to annotators who have not answered it, until it
+    has ``extra_answers`` more answers; its label is then re-aggregated from all its answers."""
+    with handle.db.writing() as s:
+        ids = body.item_ids if body.item_ids is not None else insights.suspect_ids(s, handle.ctx)
+        out = queue.requeue_items(s, handle.ctx.project_id, handle.ctx.settings, ids, extra_answers=body.extra_answers)
+    handle.ctx._open_count = (0.0, 0)  # the open-items count changed: do not serve a cached one
+    return {**out, "extra_answers": body.extra_answers}
 
 
 @router.get("/worker", summary="The background worker's recent rounds")

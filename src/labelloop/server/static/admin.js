@@ -68,6 +68,22 @@ async function loadReview() {
     el("td", { text: pct(r.confidence) }), el("td", { text: r.reason }))));
 }
 
+// suspects (or one item) go back into the normal queue: /next serves them first to annotators
+// who have not answered them, until each has N more answers
+async function requeue(itemIds) {
+  const n = parseInt($("requeue-n").value, 10);
+  const body = { extra_answers: n };
+  if (itemIds) body.item_ids = itemIds;
+  try {
+    const r = await api("POST", `${P}/admin/review/requeue`, body);
+    $("requeue-msg").textContent = `${r.requeued} item(s) sent back for ${r.extra_answers} more answers` +
+      (r.gold_skipped ? ` (${r.gold_skipped} gold items left alone)` : "");
+  } catch (e) {
+    $("requeue-msg").textContent = "Could not re-queue: " + e.message;
+  }
+  loadReview();
+}
+
 async function openItem(id) {
   const it = await api("GET", `${P}/items/${id}`);
   const box = $("review-item");
@@ -78,7 +94,8 @@ async function openItem(id) {
   box.replaceChildren(...[el("h3", { text: `Item ${it.item_id} (${it.external_id})` }), el("p", { class: "item-text", text: it.text || "" }),
     it.image_url ? el("img", { src: it.image_url, alt: "item" }) : null,
     el("p", {}, "Final: ", el("strong", { text: it.final ? fmtLabel(it.final.label) : "–" }), it.final ? ` (${pct(it.final.confidence)}, ${it.final.method})` : ""),
-    el("h4", { text: "Votes" }), votes, el("h4", { text: "Your correction" }), controls].filter(Boolean));
+    el("h4", { text: "Votes" }), votes, el("h4", { text: "Your correction" }), controls,
+    ME.role === "admin" ? el("p", {}, el("button", { type: "button", class: "small", onclick: () => requeue([id]), text: "Ask more annotators" })) : null].filter(Boolean));
 }
 
 async function correct(id, label) {
@@ -170,6 +187,7 @@ async function refresh() {
 }
 
 $("refresh").addEventListener("click", refresh);
+$("requeue-btn").addEventListener("click", () => requeue(null));
 $("logout").addEventListener("click", logout);
 
 (async () => {

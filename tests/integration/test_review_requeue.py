@@ -143,3 +143,45 @@ def test_migration_adds_the_review_column_to_an_existing_store(tmp_path):
     with eng.connect() as conn:
         assert conn.execute(sa.text("SELECT q_review, q_open FROM items")).one() == (0, 1)
     eng.dispose()
+
+
+def test_sync_queue_recounts_and_reopens_only_what_changed(tmp_path, db):
+    """Server start and overlap changes recount every item's slots from the assignments; the
+    rows already right are left alone (a large project starts without rewriting every row)."""
+    from sqlalchemy import select, update
+
+    from labelloop.store.models import Item
+    from labelloop.store.queue import Database, QueueContext, QueueSettings, sync_queue
+
+    proj, u = make_project(tmp_path, db, n=5, users={"a": "annotator"})
+    p = f"/api/v1/projects/{proj.name}"
+    ids = ids_by_external(proj)
+    with TestClient(create_app(ServerSettings(projects=[proj.dir], worker=False, seed=3))) as c:
+        h = token(c, u["a"])
+        answered = {answer(c, p, h, "a") for _ in range(2)}
+    fresh = [i for i in ids.values() if i not in answered]
+    broken, capped = fresh[0], fresh[1]
+    with proj.session() as s:  # counters gone wrong (e.g. a crash between two writes)
+        s.execute(update(Item).where(Item.id == broken).values(q_taken=3, q_done=1, q_open=False))
+        s.execute(update(Item).where(Item.id == capped).values(q_extra=40))
+
+    def state():
+        with proj.session() as s:
+            rows = s.execute(select(Item.id, Item.q_taken, Item.q_done, Item.q_open, Item.q_extra).where(Item.project_id == proj.id))
+            return {r[0]: tuple(r[1:]) for r in rows}
+
+    database = Database(proj.resolved_url, pool_size=1)
+    try:
+        # ceiling 4: extra answers are capped at 4 - overlap, and a cap never raises them again
+        for overlap, answered_open, extra in ((1, False, 3), (2, True, 2), (1, False, 2)):
+            st = QueueSettings.from_dict({**proj.settings, "overlap": overlap, "max_overlap": 4})
+            with database.writing() as s:
+                out = sync_queue(s, QueueContext(project_id=proj.id, schema=proj.schema, settings=st, postgres=database.postgres))
+            got = state()
+            for i in answered:
+                assert got[i][:3] == (1, 1, answered_open)
+            assert got[broken][:3] == (0, 0, True)
+            assert got[capped][3] == extra
+            assert out["open"] == sum(1 for v in got.values() if v[2])
+    finally:
+        database.dispose()

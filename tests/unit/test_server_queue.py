@@ -82,3 +82,31 @@ def test_same_label_and_sql_translation():
     sql = "SELECT 1 WHERE a = :x AND b = :j_v AND c::text = 'x' AND d LIKE '%y'"
     assert _translate(sql, "sqlite") == sql
     assert _translate(sql, "postgresql") == "SELECT 1 WHERE a = %(x)s AND b = CAST(%(j_v)s AS JSON) AND c::text = 'x' AND d LIKE '%%y'"
+
+
+def test_open_count_is_refreshed_by_one_request_and_less_often_when_slow(monkeypatch):
+    import time
+
+    import labelloop.store.queue as q
+
+    ctx = q.QueueContext(project_id=1, schema=LabelSchema(classes=["a", "b"]), settings=QueueSettings())
+    calls, seen_during = [], []
+
+    class SlowCount:  # stands in for the SQL count: 50 ms, and another request arrives meanwhile
+        def __init__(self, s):
+            pass
+
+        def scalar(self, sql, **kw):
+            calls.append(sql)
+            seen_during.append(q.open_count(None, ctx))  # must not start a second count
+            time.sleep(0.05)
+            return 7
+
+    monkeypatch.setattr(q, "Raw", SlowCount)
+    assert q.open_count(None, ctx) == 7
+    assert len(calls) == 1 and seen_during == [0]  # the concurrent request got the previous figure
+    # refreshed at most once per 20x its duration (here about 1 s), not on every call
+    assert ctx._open_count_ttl >= 20 * 0.05
+    assert q.open_count(None, ctx, ttl=0.0) == 7 and len(calls) == 1
+    ctx._open_count = (0.0, 7)  # invalidated (e.g. the admin changed the overlap): counted again
+    assert q.open_count(None, ctx) == 7 and len(calls) == 2

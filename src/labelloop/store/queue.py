@@ -965,6 +965,12 @@ def close_gold(s: Session, ctx: QueueContext) -> int:
     return int(res.rowcount or 0)
 
 
+def invalidate_open_count(ctx: QueueContext) -> None:
+    """The next :func:`open_count` counts again; until it has, requests see the last figure."""
+    ctx._open_count = (0.0, ctx._open_count[1])
+    ctx._open_count_ttl = 0.0
+
+
 def open_count(s: Session, ctx: QueueContext, *, ttl: float = 1.0) -> int:
     t, n = ctx._open_count
     now = time.monotonic()

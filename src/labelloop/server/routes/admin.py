@@ -69,7 +69,7 @@ def review_requeue(user: AdminDep, handle: ProjectDep, body: RequeueRequest) -> 
     with handle.db.writing() as s:
         ids = body.item_ids if body.item_ids is not None else insights.suspect_ids(s, handle.ctx)
         out = queue.requeue_items(s, handle.ctx.project_id, handle.ctx.settings, ids, extra_answers=body.extra_answers)
-    handle.ctx._open_count = (0.0, 0)  # the open-items count changed: do not serve a cached one
+    queue.invalidate_open_count(handle.ctx)  # the open-items count changed
     return {**out, "extra_answers": body.extra_answers}
 
 

@@ -150,6 +150,33 @@ def test_interrupted_import_can_be_rerun_without_duplicates(make_project, tmp_pa
     assert st["items"] == 250 and st["votes"] == 250
 
 
+def test_items_added_by_someone_else_during_an_import_into_an_empty_project(make_project, tmp_path, monkeypatch):
+    """An import into an empty project skips the look-up of existing ids; if another writer adds
+    one of its ids meanwhile, the batch is redone with the look-up: no duplicate, nothing lost."""
+    import labelloop.io.importers as importers
+
+    proj = make_project(task="single")
+    f = _csv(tmp_path / "d.csv", [(i, f"text {i}", "a" if i % 2 else "b") for i in range(120)])
+    other = _csv(tmp_path / "o.csv", [(77, "text 77", "a"), (500, "elsewhere", "b")])
+    real, calls = importers._write_batch, []
+
+    def racing(project, batch, *a, assume_new=False, **kw):
+        calls.append(assume_new)
+        if len(calls) == 2:  # between the first and second batch, another import lands
+            monkeypatch.setattr(importers, "_write_batch", real)
+            import_file(proj, other)
+            monkeypatch.setattr(importers, "_write_batch", racing)
+        return real(project, batch, *a, assume_new=assume_new, **kw)
+
+    monkeypatch.setattr(importers, "_write_batch", racing)
+    rep = import_file(proj, f, batch_size=50)
+    assert calls == [True, True, False, False]  # the second batch failed whole, then was redone
+    assert (rep.rows, rep.inserted, rep.unchanged, rep.votes) == (120, 119, 1, 120)
+    items, votes = _snapshot(proj)
+    assert len(items) == 121 and items.external_id.is_unique
+    assert len(votes) == 122 and not votes.duplicated(["external_id", "source"]).any()
+
+
 def test_madewithml_with_taxonomy_adds_parents(make_project, shared_data):
     proj = make_project(task="multi")
     mwm = shared_data / "madewithml"

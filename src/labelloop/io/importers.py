@@ -435,17 +435,40 @@ def _run_import(project, make_rows, schema: LabelSchema, path: Path, source: str
         make_rows = cache.__iter__
     cache = None  # type: ignore[assignment]
     # ---- pass 2: write in batches
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
     from labelloop.store import repo
+    from labelloop.store.models import Item
 
     sources_seen: dict[str, int] = {}
     batch: list[Row] = []
     bar = progress(total=total, desc=f"import {path.name}", unit="rows")
     n_batches = 0
+    with project.session() as s:
+        # a project with no items yet needs no look-up of existing ids (items are only ever added
+        # by imports, and this one checked its own ids for duplicates)
+        state = {"empty": not s.scalar(select(Item.id).where(Item.project_id == project.id).limit(1))}
+
+    # PostgreSQL's COPY runs on the driver's cursor, whose errors SQLAlchemy does not wrap
+    integrity_errors = (IntegrityError, project.engine.dialect.dbapi.IntegrityError)
+
+    def write(batch: list[Row]) -> None:
+        if state["empty"]:
+            try:
+                _write_batch(project, batch, schema, report, sources_seen, allow_no_content, repo, assume_new=True)
+                return
+            except integrity_errors:
+                # someone else added items meanwhile: this batch was rolled back whole; redo it
+                # with the look-up, as every later batch will
+                state["empty"] = False
+        _write_batch(project, batch, schema, report, sources_seen, allow_no_content, repo)
+
     try:
         for row in make_rows():
             batch.append(row)
             if len(batch) >= batch_size:
-                _write_batch(project, batch, schema, report, sources_seen, allow_no_content, repo)
+                write(batch)
                 n_batches += 1
                 if n_batches in (1, 4, 16, 64):
                     _refresh_statistics(project)
@@ -454,7 +477,7 @@ def _run_import(project, make_rows, schema: LabelSchema, path: Path, source: str
                     on_batch(report.rows)
                 batch = []
         if batch:
-            _write_batch(project, batch, schema, report, sources_seen, allow_no_content, repo)
+            write(batch)
             bar.update(len(batch))
             if on_batch:
                 on_batch(report.rows)
@@ -498,7 +521,7 @@ def _validate(make_rows, schema: LabelSchema, path: Path, *, per_item_unique: bo
                 hashes.append(h)
             else:
                 for src, *_ in row.votes:
-                    pairs.append(_h64(row.external_id + "\x00" + src))
+                    pairs.append(_h64((row.external_id, src)))
             for vote in row.votes:
                 value = vote[2]
                 try:
@@ -515,30 +538,33 @@ def _validate(make_rows, schema: LabelSchema, path: Path, *, per_item_unique: bo
             a = np.frombuffer(arr, dtype=np.int64)
             s = np.sort(a)
             d = s[1:][s[1:] == s[:-1]]
-            if d.size:
-                _raise_duplicate(make_rows, int(d[0]), what, path, per_item_unique)
+            for h in np.unique(d)[:100]:  # a hash collision is not a duplicate: the rescan tells
+                _raise_duplicate(make_rows, int(h), what, path, per_item_unique)
     return n
 
 
 def _raise_duplicate(make_rows, h: int, what: str, path: Path, per_item_unique: bool):
-    lines = []
-    ext = None
+    """Rescan for the rows whose key hashes to ``h``; raise if two of them have the same key."""
+    first: dict[Any, int] = {}
     for row in make_rows():
-        keys = [_h64(row.external_id)] if per_item_unique else [_h64(row.external_id + "\x00" + v[0]) for v in row.votes]
-        if h in keys:
-            lines.append(row.line)
-            ext = row.external_id
-            if len(lines) == 2:
-                break
-    raise DuplicateIdError(
-        f"duplicate {what} '{ext}' (lines {lines[0]} and {lines[1]}); ids must be unique within a file",
-        path=path,
-        line=lines[1] if len(lines) > 1 else None,
-    )
+        keys = [row.external_id] if per_item_unique else [(row.external_id, v[0]) for v in row.votes]
+        for key in keys:
+            if _h64(key) != h:
+                continue
+            if key in first:
+                ext = key if per_item_unique else key[0]
+                raise DuplicateIdError(
+                    f"duplicate {what} '{ext}' (lines {first[key]} and {row.line}); ids must be unique within a file",
+                    path=path,
+                    line=row.line,
+                )
+            first[key] = row.line
 
 
-def _h64(s: str) -> int:
-    return int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+# Keys are only compared within one import (one process), so Python's own 64-bit hash of the
+# string serves: it is several times cheaper than a cryptographic digest, and a collision only
+# costs a rescan (see _raise_duplicate).
+_h64 = hash
 
 
 def _refresh_statistics(project) -> None:
@@ -552,8 +578,14 @@ def _refresh_statistics(project) -> None:
         conn.commit()
 
 
-def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportReport, sources_seen: dict[str, int], allow_no_content: bool, repo) -> None:
-    """Upsert one batch of rows and their votes in a single transaction."""
+def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportReport, sources_seen: dict[str, int], allow_no_content: bool, repo,
+                 *, assume_new: bool = False) -> None:
+    """Upsert one batch of rows and their votes in a single transaction.
+
+    ``assume_new``: the project had no items when the import began, so no id is looked up; an id
+    that exists after all fails the batch on the unique constraint (and nothing of it is kept).
+    The report is only updated once the batch is written, so a failed batch can be redone.
+    """
     from sqlalchemy import bindparam, func, select, update
 
     from labelloop.store.models import Item, utcnow
@@ -565,7 +597,8 @@ def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportR
             s.connection().exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KB}")
         pid = project.id
         ext_ids = list(dict.fromkeys(r.external_id for r in batch))
-        existing = _existing(s, pid, ext_ids)
+        existing = {} if assume_new else _existing(s, pid, ext_ids)
+        counts = {"inserted": 0, "updated": 0, "unchanged": 0, "votes": 0}
         new_rows, changed = [], []
         created: set[str] = set()
         now = utcnow()
@@ -583,25 +616,27 @@ def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportR
             if r.external_id in existing:
                 if existing[r.external_id][1] != chash:
                     changed.append({"iid": existing[r.external_id][0], "text": r.text, "image": r.image, "fields": r.fields, "h": chash})
-                    report.updated += 1
+                    counts["updated"] += 1
                 else:
-                    report.unchanged += 1
+                    counts["unchanged"] += 1
                 continue
             created.add(r.external_id)
             new_rows.append((pid, r.external_id, r.text, r.image, json.dumps(r.fields, ensure_ascii=False) if r.fields else "{}", chash, 0.0, now))
-            report.inserted += 1
+            counts["inserted"] += 1
         ids = {ext: v[0] for ext, v in existing.items()}
+        has_votes = any(r.votes for r in batch)
         if new_rows:
-            before = s.scalar(select(func.coalesce(func.max(Item.id), 0))) or 0
+            before = (s.scalar(select(func.coalesce(func.max(Item.id), 0))) or 0) if has_votes else 0
             repo.bulk_insert(s, "items", ("project_id", "external_id", "text", "image", "fields", "content_hash", "priority", "created_at"), new_rows)
-            q = select(Item.external_id, Item.id).where(Item.project_id == pid, Item.id > before)
-            ids.update((ext, iid) for ext, iid in s.execute(q) if ext in created)
+            if has_votes:  # the new ids are only needed to attach votes
+                q = select(Item.external_id, Item.id).where(Item.project_id == pid, Item.id > before)
+                ids.update((ext, iid) for ext, iid in s.execute(q) if ext in created)
         if changed:
             s.connection().execute(
                 update(Item).where(Item.id == bindparam("iid")).values(text=bindparam("text"), image=bindparam("image"), fields=bindparam("fields"), content_hash=bindparam("h")),
                 changed,
             )
-        fresh = {ids[e] for e in created}
+        fresh = {ids[e] for e in created} if has_votes else set()
         # votes, grouped by source
         by_source: dict[tuple[str, str], dict[int, tuple[Any, Any]]] = {}
         for r in batch:
@@ -610,12 +645,16 @@ def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportR
                 if norm is None or norm == []:
                     continue
                 by_source.setdefault((src, kind), {})[ids[r.external_id]] = (norm, conf[0] if conf else None)
+        new_sources: dict[str, int] = {}
         for (src, kind), votes in by_source.items():
-            if src not in sources_seen:
-                sources_seen[src] = repo.get_or_create_source(s, pid, src, kind).id
-            report.votes += repo.upsert_votes(s, pid, sources_seen[src], [(iid, v, c) for iid, (v, c) in votes.items()], fresh_items=fresh)
+            if src not in sources_seen and src not in new_sources:
+                new_sources[src] = repo.get_or_create_source(s, pid, src, kind).id
+            counts["votes"] += repo.upsert_votes(s, pid, sources_seen.get(src) or new_sources[src], [(iid, v, c) for iid, (v, c) in votes.items()], fresh_items=fresh)
         project.save_schema(s, schema)
-        report.rows += len(batch)
+    sources_seen.update(new_sources)
+    for k, v in counts.items():  # only now: the transaction has committed
+        setattr(report, k, getattr(report, k) + v)
+    report.rows += len(batch)
 
 
 def _existing(s, pid: int, ext_ids: list[str]) -> dict[str, tuple[int | None, str]]:

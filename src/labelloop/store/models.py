@@ -54,7 +54,6 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
         UniqueConstraint("project_id", "external_id", name="uq_items_project_external"),
-        Index("ix_items_project_hash", "project_id", "content_hash"),
         Index("ix_items_project_priority", "project_id", "priority"),
     )
 

@@ -10,7 +10,6 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-
 from tests.conftest import _postgres_admin_url
 
 

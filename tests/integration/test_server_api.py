@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -440,6 +441,12 @@ def test_reviewer_sees_votes_annotator_does_not(tmp_path, db):
         assert len(exp.text.splitlines()) == 3
         lines = c.get(p + "/admin/export?format=jsonl&votes=true", headers=hr).text.splitlines()
         assert len(lines) == 2
+        # labels only: every item once, in id order, the reviewer's correction as the final label
+        recs = [json.loads(x) for x in c.get(p + "/admin/export?format=jsonl", headers=hr).text.splitlines()]
+        assert [r["id"] for r in recs] == ["i0", "i1"]
+        answered = next(r for r in recs if r["id"] == ("i0" if iid == first_item(proj) else "i1"))
+        assert answered["label"] == "a" and answered["text"] and answered["method"]
+        assert [r["label"] for r in recs if r is not answered] == [None]
         # suspected label errors (written by the quality checks) come first in the review queue
         from labelloop.store import repo
 

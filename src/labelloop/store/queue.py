@@ -159,6 +159,12 @@ class Database:
     lock and the busy timeout.
     """
 
+    # SQLite: seconds between checkpoints of the write-ahead log by a background thread. By
+    # default the connection whose commit fills the log past 1000 pages copies it into the
+    # database file and syncs it, within that request's transaction (on the event loop for
+    # run_now), which stalls every annotator behind it; here commits never checkpoint.
+    CHECKPOINT_SECONDS = 0.5
+
     def __init__(self, url: str, *, pool_size: int = 20):
         from labelloop.store.engine import make_engine, normalize_url, session_factory
 
@@ -168,6 +174,7 @@ class Database:
         self.postgres = url.startswith("postgresql")
         kw = {"pool_size": pool_size, "max_overflow": pool_size}
         self.engine = make_engine(url, **kw)
+        self._checkpointer: _Checkpointer | None = None
         if self.sqlite:
             self.write_engine = make_engine(url, **kw)
 
@@ -190,6 +197,11 @@ class Database:
                 dbapi_conn.execute("PRAGMA busy_timeout=0")
 
             event.listen(self.nowait_engine, "begin", _begin_immediate)
+            path = self.engine.url.database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                for eng in (self.engine, self.write_engine, self.nowait_engine):
+                    event.listen(eng, "connect", _no_autocheckpoint)
+                self._checkpointer = _Checkpointer(path, self.CHECKPOINT_SECONDS)
         else:
             self.write_engine = self.engine
             self.nowait_engine = None
@@ -273,6 +285,8 @@ class Database:
             yield s
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()
@@ -281,6 +295,50 @@ class Database:
 
 
 NOT_NOW = object()  # Database.run_now: the transaction would have had to wait
+
+
+def _no_autocheckpoint(dbapi_conn, _rec) -> None:  # pragma: no cover - trivial
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+
+class _Checkpointer:
+    """Checkpoints a SQLite database's write-ahead log every ``seconds`` from its own thread.
+
+    PASSIVE checkpoints wait for nobody: writers go on appending to the log meanwhile, and
+    frames a reader still needs are left for the next round (SQLite restarts the log once a
+    checkpoint has copied all of it). The sqlite3 module releases the GIL while SQLite copies
+    and syncs, so request handling goes on as well. A final checkpoint runs at :meth:`stop`.
+    """
+
+    def __init__(self, path: str, seconds: float):
+        self.path = path
+        self.seconds = seconds
+        self.rounds = 0
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _checkpoint(self, conn) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.rounds += 1
+            self.error = None
+        except sqlite3.Error as exc:  # busy or locked: try again next round
+            self.error = str(exc)
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False, isolation_level=None)
+        try:
+            while not self._stop.wait(self.seconds):
+                self._checkpoint(conn)
+            self._checkpoint(conn)
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
 
 
 # ---------------------------------------------------------------------- context

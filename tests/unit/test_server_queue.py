@@ -110,3 +110,47 @@ def test_open_count_is_refreshed_by_one_request_and_less_often_when_slow(monkeyp
     assert q.open_count(None, ctx, ttl=0.0) == 7 and len(calls) == 1
     q.invalidate_open_count(ctx)  # e.g. suspects re-queued by the admin: counted again
     assert q.open_count(None, ctx) == 7 and len(calls) == 2
+
+
+def test_progress_counts_are_refreshed_in_the_background_on_the_server(monkeypatch):
+    """With a background runner (the server), stale progress counts are served from the cache and
+    recounted off the request's transaction, one refresh per count at a time; the very first
+    count is inline, and an answer given during a recount keeps its newer figure."""
+    import labelloop.store.queue as q
+
+    pending = []
+    ctx = q.QueueContext(project_id=1, schema=LabelSchema(classes=["a", "b"]), settings=QueueSettings(), background=pending.append)
+    figures = {"open": 50, "done": 3, "mine": 1}
+    during_count = []  # what happens while the user's done-count query runs
+
+    class FakeRaw:
+        def __init__(self, s):
+            pass
+
+        def scalar(self, sql, **kw):
+            if "FROM items" in sql:
+                return figures["open"]
+            if "state = 'done'" in sql:
+                while during_count:
+                    during_count.pop()()
+                return figures["done"]
+            return figures["mine"]
+
+    monkeypatch.setattr(q, "Raw", FakeRaw)
+    assert q.user_progress(None, ctx, 7) == {"done": 3, "remaining": 49}  # first time: counted inline
+    assert pending == []
+    figures.update(open=40, done=5, mine=0)
+    monkeypatch.setattr(q.time, "monotonic", lambda real=q.time.monotonic: real() + 60)  # everything is stale
+    assert q.user_progress(None, ctx, 7) == {"done": 3, "remaining": 49}  # the cached figures, at once
+    assert len(pending) == 2  # the user's counts and the open count, queued
+    assert q.user_progress(None, ctx, 7) == {"done": 3, "remaining": 49} and len(pending) == 2  # not queued twice
+    # an answer arrives while the user's recount runs: its own count (6) is newer than the recount's
+    during_count.append(lambda: q.user_progress(None, ctx, 7, done=6))
+    for job in pending:
+        job(None)
+    pending.clear()
+    assert ctx._progress[7][1:] == (6, 0) and ctx._open_count[1] == 40
+    assert not ctx._refreshing
+    # without a runner (library use) the counts are inline, as before
+    inline = q.QueueContext(project_id=1, schema=LabelSchema(classes=["a", "b"]), settings=QueueSettings())
+    assert q.user_progress(None, inline, 7) == {"done": 5, "remaining": 40}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ from labelloop.exceptions import ConfigError, NotFoundError
 from labelloop.schema import LabelSchema
 from labelloop.server.settings import ServerSettings
 from labelloop.store.queue import Database, QueueContext, QueueSettings
+
+log = logging.getLogger(__name__)
 
 SETTINGS_TTL = 5.0  # seconds between re-reads of a project's settings (CLI `configure` while serving)
 
@@ -72,6 +76,8 @@ class AppState:
         from labelloop.project import Project
 
         self.settings = settings
+        # one thread for counts the hot path serves from a cache (annotators' progress bars)
+        self._counts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelloop-counts")
         self.rng = random.Random(settings.seed)
         self.rng_lock = threading.Lock()
         self.projects: dict[str, ProjectHandle] = {}
@@ -86,7 +92,8 @@ class AppState:
             db = self.databases[url]
             if proj.name in self.projects:
                 raise ConfigError(f"two project folders are both named '{proj.name}'")
-            ctx = QueueContext(project_id=proj.id, schema=LabelSchema(), settings=QueueSettings(), postgres=db.postgres)
+            ctx = QueueContext(project_id=proj.id, schema=LabelSchema(), settings=QueueSettings(), postgres=db.postgres,
+                               background=self._background_reader(db))
             handle = ProjectHandle(project=proj, db=db, ctx=ctx)
             handle.refresh(force=True)
             self.projects[proj.name] = handle
@@ -115,7 +122,9 @@ class AppState:
         with self._logins_lock:
             if len(self._logins) > 10_000:
                 self._logins.clear()
-            self._logins[token] = (time.monotonic() + self.LOGIN_TTL, user)
+            # spread over 1-1.5x the TTL: logins made together (a team starting at nine) would
+            # otherwise all expire, and be looked up again, in the same instant
+            self._logins[token] = (time.monotonic() + self.LOGIN_TTL * (1.0 + 0.5 * random.random()), user)
 
     def forget_logins(self, *, user_id: int | None = None, token: str | None = None) -> None:
         with self._logins_lock:
@@ -135,10 +144,25 @@ class AppState:
         with self.rng_lock:
             return self.rng.random()
 
+    def _background_reader(self, db: Database):
+        def submit(fn) -> None:
+            self._counts.submit(_with_read_session, db, fn)
+
+        return submit
+
     def close(self) -> None:
+        self._counts.shutdown(wait=True, cancel_futures=True)
         for w in self.workers.values():
             w.stop()
         for db in self.databases.values():
             db.dispose()
         for h in self.projects.values():
             h.project.close()
+
+
+def _with_read_session(db: Database, fn) -> None:
+    try:
+        with db.reading() as s:
+            fn(s)
+    except Exception:  # a failed count only leaves the cached figure in place a little longer
+        log.exception("background count failed")

@@ -501,6 +501,7 @@ def _validate(make_rows, schema: LabelSchema, path: Path, *, per_item_unique: bo
     hashes = array.array("q")
     pairs = array.array("q")
     n = 0
+    checked: set[str] = set()
     room = ROW_CACHE_BYTES if cache is not None else -1
     bar = progress(desc=f"check {path.name}", unit="rows")
     try:
@@ -524,10 +525,14 @@ def _validate(make_rows, schema: LabelSchema, path: Path, *, per_item_unique: bo
                     pairs.append(_h64((row.external_id, src)))
             for vote in row.votes:
                 value = vote[2]
+                if value.__class__ is str and value in checked:
+                    continue  # labels repeat: a string the schema took once it takes again
                 try:
                     probe.normalize(value)
                 except SchemaError as exc:
                     raise SchemaError(f"{path}:{row.line}: {exc}") from None
+                if value.__class__ is str:
+                    checked.add(value)
             if n % 10000 == 0:
                 bar.update(10000)
         bar.update(n % 10000)
@@ -639,9 +644,13 @@ def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportR
         fresh = {ids[e] for e in created} if has_votes else set()
         # votes, grouped by source
         by_source: dict[tuple[str, str], dict[int, tuple[Any, Any]]] = {}
+        normalized: dict[str, Any] = {}  # the same label strings, normalised once per batch
         for r in batch:
             for src, kind, value, *conf in r.votes:
-                norm = schema.normalize(value)
+                if value.__class__ is str:
+                    norm = normalized[value] if value in normalized else normalized.setdefault(value, schema.normalize(value))
+                else:
+                    norm = schema.normalize(value)
                 if norm is None or norm == []:
                     continue
                 by_source.setdefault((src, kind), {})[ids[r.external_id]] = (norm, conf[0] if conf else None)

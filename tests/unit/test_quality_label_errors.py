@@ -167,6 +167,26 @@ def test_out_of_fold_probs_never_sees_the_item():
     P = out_of_fold_probs(X, y, n_classes=2, model=KNeighborsClassifier(1), cv=3)
     assert P[2, 0] > 0.99
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    # averaged over several fold splits, every split still keeps the item out of its own model
+    P3 = out_of_fold_probs(X, y, n_classes=2, model=KNeighborsClassifier(1), cv=3, repeats=3)
+    assert P3[2, 0] > 0.99
+    np.testing.assert_allclose(P3.sum(axis=1), 1.0)
+    # one repeat is the plain single split
+    np.testing.assert_array_equal(out_of_fold_probs(X, y, n_classes=2, cv=3, repeats=1),
+                                  out_of_fold_probs(X, y, n_classes=2, cv=3))
+    with pytest.raises(InputError):
+        out_of_fold_probs(X, y, n_classes=2, cv=3, repeats=0)
+
+
+def test_spread_off_diagonal_keeps_flip_rates():
+    T = np.array([[0.8, 0.1, 0.0], [0.2, 0.7, 0.3], [0.0, 0.2, 0.7]])
+    S = K.spread_off_diagonal(T)
+    np.testing.assert_allclose(np.diag(S), np.diag(T))
+    np.testing.assert_allclose(S[:, 0], [0.8, 0.1, 0.1])  # true class 0 flips 20%, half to each other
+    np.testing.assert_allclose(S.sum(axis=0), 1.0)
+    # two classes: nothing to spread
+    T2 = np.array([[0.9, 0.3], [0.1, 0.7]])
+    np.testing.assert_array_equal(K.spread_off_diagonal(T2), T2)
 
 
 # ------------------------------------------------------------------------------ several answers

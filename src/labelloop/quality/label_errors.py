@@ -8,15 +8,19 @@ decision:
   cross-validation over any scikit-learn classifier when only ``features`` are given). The noise
   matrix ``T[i, j] = P(given = i | true = j)`` is fitted by EM together with a temperature that
   calibrates the probabilities, both by maximum likelihood of the given labels; the posterior
-  ``P(true | item, given) ∝ Q(true | item) T[given, true]`` gives each item's error probability.
+  ``P(true | item, given) ∝ Q(true | item) T'[given, true]`` gives each item's error probability
+  (``T'``: ``T`` with each true class's flip rate spread evenly over the other labels, so that
+  pairs of similar classes do not crowd the top with ambiguous items).
   Confident learning runs on the calibrated probabilities: per-class thresholds, the calibrated
   confident joint (``attrs['confident_joint']``) and its estimate of the number of wrong labels
   per class (``attrs['cl_n_errors']``); ``decision='noise_rate'`` prunes by that estimated
   noise rate (per given class, its estimated number of errors, most suspect first);
 - **nearest neighbours** in embedding space: the label distribution among each item's
   neighbours, combined with the model as a product of experts whose weights are chosen the same
-  way; with features, a second round re-fits the model and the neighbour vote on the items that
-  the first round did not flag (so suspect labels stop teaching the detector);
+  way; with features, a cross-validated model of our own (logistic regression with ``C=4`` by
+  default, out-of-fold probabilities averaged over 3 fold splits) joins the given probabilities,
+  and two more rounds re-fit it and the neighbour vote on the items that the previous round did
+  not flag (so suspect labels stop teaching the detector);
 - **several answers per item** (``votes``): the aggregation posterior of the crowd answers
   (Dawid-Skene by default, from :mod:`labelloop.aggregate`) joins the product of experts, and
   the share of answers that disagree with the given label is reported;
@@ -44,6 +48,15 @@ from labelloop.quality import _kernels as K
 MIN_SCORE = 0.1
 #: multi-label without probabilities: tags carried (or not carried) by fewer items are not checked
 MIN_TAG_ITEMS = 10
+#: single-label with features: cross-validation is repeated over this many fold splits and the
+#: out-of-fold probabilities averaged (one split's luck of the draw moves the ranking otherwise)
+CV_REPEATS = 3
+#: single-label with features, default model: logistic regression this much less regularised
+#: than scikit-learn's default (C=1 leaves normalised sentence embeddings underfitted)
+DETECTOR_C = 4.0
+#: with features and ``refit``: rounds that re-fit the model and the neighbour vote without the
+#: previous round's suspects (each round's cleaner training set sharpens the next ranking)
+REFIT_ROUNDS = 2
 
 
 # ---------------------------------------------------------------------------------- public API
@@ -88,12 +101,14 @@ def find_label_errors(
         aggregator. Single-label only.
     model
         A scikit-learn classifier with ``predict_proba`` for the cross-validated probabilities
-        (default: logistic regression).
+        (default: logistic regression, ``C=4`` for single-label data). Single-label data fit it
+        ``CV_REPEATS`` times per round (different fold splits, probabilities averaged).
     cv, n_neighbors, metric
         Folds of the cross-validation; neighbours per item and their distance (``cosine`` or
         ``euclidean``).
     refit
-        With features: re-fit the model and the neighbour vote without the first round's suspects.
+        With features: re-fit the model and the neighbour vote without the previous round's
+        suspects (``REFIT_ROUNDS`` rounds for single-label data).
     min_score
         Never flag an item whose error probability is below this.
     decision
@@ -170,17 +185,20 @@ def _single_label(y, k, P, F, A, *, model, cv, n_neighbors, metric, refit, rando
     from labelloop.progress import progress
 
     n = y.shape[0]
-    steps = (F is not None) * (1 + (P is None) + bool(refit)) + 1
+    steps = (F is not None) * (2 + REFIT_ROUNDS * bool(refit)) + 1
     bar = progress(total=steps, desc="label errors", unit="step")
+    model = _detector_model(model)
     sources: list[np.ndarray] = []
     knn_dis = None
     neigh = None
     if P is not None:
         sources.append(P)
     if F is not None:
-        if P is None:
-            sources.append(out_of_fold_probs(F, y, n_classes=k, model=model, cv=cv, random_state=random_state))
-            bar.update(1)
+        # our own model joins the given probabilities even in the first round: the first round
+        # decides which items the second one learns without
+        sources.append(out_of_fold_probs(F, y, n_classes=k, model=model, cv=cv, random_state=random_state,
+                                         repeats=CV_REPEATS))
+        bar.update(1)
         neigh = _neighbors(F, n_neighbors, metric)
         Kp = K.knn_label_probs(neigh, y, k)
         knn_dis = _disagreement(neigh, y)
@@ -191,12 +209,15 @@ def _single_label(y, k, P, F, A, *, model, cv, n_neighbors, metric, refit, rando
     post, Q, T, w = K.calibrated_posterior(y, sources)
     e = 1.0 - post[np.arange(n), y]
     flags = K.expected_f1_cut(e, min_score=min_score)
-    if F is not None and refit and 0 < flags.sum() < n:
+    for _ in range(REFIT_ROUNDS if F is not None and refit else 0):
+        if not 0 < flags.sum() < n:
+            break
         keep = ~flags
         second: list[np.ndarray] = []
         if P is not None:
             second.append(P)
-        second.append(out_of_fold_probs(F, y, n_classes=k, model=model, cv=cv, random_state=random_state, train_mask=keep))
+        second.append(out_of_fold_probs(F, y, n_classes=k, model=model, cv=cv, random_state=random_state,
+                                        train_mask=keep, repeats=CV_REPEATS))
         neigh2 = _neighbors(F, n_neighbors, metric, keep=keep)
         second.append(K.knn_label_probs(neigh2, y, k))
         if A is not None:
@@ -311,12 +332,14 @@ def out_of_fold_probs(
     cv: int = 5,
     random_state: int | None = 0,
     train_mask: np.ndarray | None = None,
+    repeats: int = 1,
 ) -> np.ndarray:
     """Cross-validated (out-of-fold) ``predict_proba`` of any scikit-learn classifier.
 
     ``labels`` are int codes in ``[0, n_classes)``. Each item's probabilities come from a model
     that never saw it; ``train_mask`` limits what the models train on (e.g. items not suspected).
-    Classes missing from a training fold get probability 0 there (then smoothed).
+    Classes missing from a training fold get probability 0 there (then smoothed). ``repeats`` > 1
+    averages the probabilities over that many different fold splits (``repeats`` times the fits).
     """
     from sklearn.base import clone
     from sklearn.model_selection import KFold, StratifiedKFold
@@ -342,27 +365,46 @@ def out_of_fold_probs(
         splitter = KFold(folds, shuffle=True, random_state=random_state)
     import warnings
 
-    out = np.zeros((n, k))
+    if repeats < 1:
+        raise InputError(f"repeats must be at least 1, got {repeats}")
+    splits = []
+    seeds = [random_state]
+    if repeats > 1:
+        # the first split is the one a single run uses; the others are derived from the same seed
+        rng = np.random.default_rng(random_state)
+        seeds += [int(x) for x in rng.integers(0, 2**31 - 1, size=repeats - 1)]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*least populated class.*")
-        splits = list(splitter.split(np.zeros((n, 1)), y))
+        for seed in seeds:
+            splitter.random_state = seed
+            splits += list(splitter.split(np.zeros((n, 1)), y))
+    out = np.zeros((n, k))
     for tr, te in splits:
         tr = tr[mask[tr]]
         present = np.unique(y[tr])
         if present.size == 0:
-            out[te] = counts / counts.sum()
+            out[te] += counts / counts.sum()
             continue
         if present.size == 1:
-            out[np.ix_(te, present)] = 1.0
+            out[np.ix_(te, present)] += 1.0
             continue
         m = clone(model)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m.fit(F[tr], y[tr])
             pr = m.predict_proba(F[te])
-        out[np.ix_(te, np.asarray(m.classes_, dtype=np.int64))] = pr
-    out = out + 1e-6
+        out[np.ix_(te, np.asarray(m.classes_, dtype=np.int64))] += pr
+    out = out / len(seeds) + 1e-6
     return out / out.sum(axis=1, keepdims=True)
+
+
+def _detector_model(model):
+    """The caller's model, or the default logistic regression of the single-label detector."""
+    if model is not None:
+        return model
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=DETECTOR_C, max_iter=1000)
 
 
 def _neighbors(F, n_neighbors: int, metric: str, *, keep: np.ndarray | None = None) -> np.ndarray:

@@ -50,6 +50,7 @@ STRATEGIES = {
     "cluster": ClusterDiversity,
     "hybrid": DiverseUncertainty,
     "balanced": lambda: DiverseUncertainty(balance=True),
+    "influence": lambda: DiverseUncertainty(influence=10),
     "badge": Badge,
     "density": DensityWeighted,
     "eer": ExpectedErrorReduction,
@@ -57,7 +58,7 @@ STRATEGIES = {
 }
 
 #: the strategy used when none is named (chosen by the measurements in BENCHMARKS.md)
-DEFAULT_STRATEGY = "hybrid"
+DEFAULT_STRATEGY = "influence"
 
 
 def get_strategy(name: str | QueryStrategy | None = None) -> QueryStrategy:

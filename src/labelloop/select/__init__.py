@@ -58,7 +58,7 @@ STRATEGIES = {
 }
 
 #: the strategy used when none is named (chosen by the measurements in BENCHMARKS.md)
-DEFAULT_STRATEGY = "influence"
+DEFAULT_STRATEGY = "hybrid"
 
 
 def get_strategy(name: str | QueryStrategy | None = None) -> QueryStrategy:

@@ -10,6 +10,7 @@ import pytest
 
 from labelloop.exceptions import InputError
 from labelloop.loop.simulate import SimulatedAnnotators, majority_vote, simulate
+from labelloop.select import DEFAULT_STRATEGY
 
 
 def blobs(n=300, k=3, d=6, sep=5.0, seed=0):
@@ -106,7 +107,7 @@ def test_simulate_and_report_writes_self_contained_html(tmp_path):
     out = simulate_and_report(X, y, tmp_path / "r.html", budget=60, show_progress=False)
     page = (tmp_path / "r.html").read_text()
     assert out["html"] == str(tmp_path / "r.html")
-    assert {r["strategy"] for r in out["results"]} >= {"random", "hybrid"}
+    assert {r["strategy"] for r in out["results"]} >= {"random", DEFAULT_STRATEGY}
     imgs = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
     assert len(imgs) >= 2 and base64.b64decode(imgs[0])[:8] == b"\x89PNG\r\n\x1a\n"
     assert "http://" not in page and "https://" not in page
@@ -115,11 +116,12 @@ def test_simulate_and_report_writes_self_contained_html(tmp_path):
 
 @pytest.mark.parametrize("agg", [None, "onecoin", "ds"])
 def test_aggregation_of_simulated_answers(agg):
-    # one draw of 150 items has a standard error of about .03, so judge the mean of four draws:
+    # one draw of 150 items has a standard error of about .03, so judge the mean of eight draws
+    # (four left the mean within .01 of the bound, moved by which items the strategy picks):
     # following the two good annotators gives about .87, a spammer-led vote far less
     X, y = blobs(n=600)
     accs = []
-    for seed in range(4):
+    for seed in range(8):
         ann = SimulatedAnnotators([0.9, 0.85], spammers=1, overlap=3)
         r = simulate(X, y, budget=150, batch=50, init=50, annotators=ann, aggregator=agg, random_state=seed, show_progress=False)
         assert r.rounds[-1]["answers_used"] == 450

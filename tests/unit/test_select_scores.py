@@ -120,6 +120,35 @@ def test_balanced_batch_reaches_the_class_the_model_underrates():
         DiverseUncertainty(beta=0)
 
 
+def test_influence_prefers_the_uncertain_item_other_uncertain_items_lean_on():
+    # a tight group of 12 equally unsure items along one direction, and one lone item that is
+    # a little more unsure than all of them, far from everything
+    rng = np.random.default_rng(0)
+    group = np.c_[np.ones(12), rng.normal(0, 0.01, 12)]
+    sure = np.c_[rng.normal(0, 0.05, 60), np.ones(60)]
+    X = np.r_[group, sure, [[-1.0, 0.0]]]
+    lone = X.shape[0] - 1
+
+    class Unsure:
+        def predict_proba(self, X):
+            p0 = np.where(X[:, 0] > 0.5, 0.6, np.where(X[:, 0] < -0.5, 0.55, 0.99))
+            return np.c_[p0, 1 - p0]
+
+    plain = DiverseUncertainty(beta=1).select(Unsure(), X, 1, random_state=0)
+    infl = DiverseUncertainty(beta=1, influence=5).select(Unsure(), X, 1, random_state=0)
+    assert plain.tolist() == [lone]
+    assert infl[0] < 12
+    # the cached neighbour lists serve a later round with items moved to the labelled side
+    s = DiverseUncertainty(beta=1, influence=5)
+    s.select(Unsure(), X, 1, X_labeled=X[:0], random_state=0)
+    again = s.select(Unsure(), X[1:], 1, X_labeled=X[:1], random_state=0)
+    assert again[0] < 11
+    with pytest.raises(InputError, match="influence"):
+        DiverseUncertainty(influence=-1)
+    with pytest.raises(InputError, match="influence_quantile"):
+        DiverseUncertainty(influence=5, influence_quantile=1.0)
+
+
 def test_repeat_or_new_prefers_the_bigger_gain():
     r = RepeatOrNew(annotator_accuracy=0.9)
     # an answered item at 0.55 vs a new item the model already knows at 0.99 -> repeat

@@ -50,6 +50,7 @@ STRATEGIES = {
     "cluster": ClusterDiversity,
     "hybrid": DiverseUncertainty,
     "balanced": lambda: DiverseUncertainty(balance=True),
+    "influence": lambda: DiverseUncertainty(influence=10),
     "badge": Badge,
     "density": DensityWeighted,
     "eer": ExpectedErrorReduction,

@@ -33,10 +33,21 @@ class DiverseUncertainty(QueryStrategy):
     the classes it has seen most, and its most uncertain items then crowd around those
     classes' boundaries; per-class quotas keep every class's boundary in the batch. It did not
     beat ``hybrid`` on every benchmark data set (BENCHMARKS.md), so it is not the default.
+
+    ``influence=k`` (the ``influence`` strategy) ranks candidates by uncertainty x
+    (1 + the number of uncertain pool items, the top ``1 - influence_quantile`` by uncertainty,
+    that count the item among their ``k`` nearest unlabelled neighbours, cosine). An uncertain
+    item that many other uncertain items lean on settles a region of the boundary when
+    labelled; an isolated ambiguous item (an outlier, a text that fits two tags) settles only
+    itself, and plain margin sampling keeps spending labels on those. The neighbour lists are
+    computed once for pool + labelled items and reused while the rows stay the same. It beat
+    ``hybrid`` on the development seeds but not on the reported ones (BENCHMARKS.md), so it is
+    not the default.
     """
 
     def __init__(self, *, beta: int = 10, measure: str = "margin", diversity: str = "kmeans",
-                 graph: bool = False, k: int = 10, balance: bool = False):
+                 graph: bool = False, k: int = 10, balance: bool = False, influence: int = 0,
+                 influence_quantile: float = 0.9):
         if diversity not in ("kmeans", "kcenter"):
             raise InputError(f"unknown diversity {diversity!r}; use 'kmeans' or 'kcenter'")
         if isinstance(beta, bool) or not isinstance(beta, (int, np.integer)) or beta < 1:
@@ -47,6 +58,13 @@ class DiverseUncertainty(QueryStrategy):
         self.graph = graph
         self.k = k
         self.balance = balance
+        if isinstance(influence, bool) or not isinstance(influence, (int, np.integer)) or influence < 0:
+            raise InputError(f"influence must be a non-negative integer (neighbours), got {influence!r}")
+        if not 0.0 <= influence_quantile < 1.0:
+            raise InputError(f"influence_quantile must be in [0, 1), got {influence_quantile!r}")
+        self.influence = int(influence)
+        self.influence_quantile = float(influence_quantile)
+        self._neighbours_ = None  # cached neighbour lists (see _influence)
 
     def _select(self, model, X, n, X_labeled, y_labeled, rng):
         from labelloop.select.diversity import kcenter_greedy
@@ -55,6 +73,9 @@ class DiverseUncertainty(QueryStrategy):
         if self.graph and X_labeled is not None and y_labeled is not None and len(y_labeled):
             P = 0.5 * (P + _graph_proba(model, X, X_labeled, y_labeled, P.shape[1], self.k))
         u = _measure(self.measure)(P)
+        if self.influence:
+            u0 = u + 1.0 if self.measure == "margin" else u  # margin is in [-1, 0]
+            u = u0 * (1.0 + self._influence(X, X_labeled, u0))
         k = min(X.shape[0], max(n, int(self.beta) * n))
         cand = per_class_top(u, P.argmax(axis=1), P.shape[1], k, rng) if self.balance else top_n(u, k, rng)
         if k == n:
@@ -64,6 +85,51 @@ class DiverseUncertainty(QueryStrategy):
         w = u[cand] - u.min() + 1e-6
         pick = kmeans_medoids(X[cand], n, sample_weight=w, random_state=rng)
         return cand[pick]
+
+    def _influence(self, X, X_labeled, u):
+        """Per pool item: how many of the most uncertain pool items have it among their
+        ``self.influence`` nearest unlabelled neighbours."""
+        m = X.shape[0]
+        A = X if X_labeled is None or not len(X_labeled) else np.vstack([X, X_labeled])
+        nn, pos = self._neighbour_lists(A)
+        unlabelled = np.zeros(nn.shape[0], dtype=bool)
+        unlabelled[pos[:m]] = True
+        to_pool = np.full(nn.shape[0], -1, dtype=np.int64)
+        to_pool[pos[:m]] = np.arange(m)
+        cand = nn[pos[:m]]  # each pool item's neighbours, nearest first, in the cached order
+        ok = unlabelled[cand]
+        ok &= np.cumsum(ok, axis=1) <= self.influence  # its k nearest unlabelled ones
+        sure = u < np.quantile(u, self.influence_quantile)
+        ok[sure] = False  # only uncertain items' neighbourhoods count
+        return np.bincount(to_pool[cand[ok]], minlength=m).astype(np.float64)
+
+    def _neighbour_lists(self, A):
+        """The ``5 * influence`` nearest rows (cosine) of every row of ``A``, nearest first, and
+        each row's position in them. Cached: rounds of a loop pass the same rows split
+        differently between pool and labelled items, and the lists are reused for those."""
+        seen: dict[bytes, int] = {}
+        keys = []
+        for row in A:  # duplicate rows (identical texts) get distinct keys
+            b = row.tobytes()
+            seen[b] = seen.get(b, -1) + 1
+            keys.append((b, seen[b]))
+        if self._neighbours_ is not None and len(self._neighbours_[0]) == len(keys):
+            order, nn = self._neighbours_
+            pos = [order.get(key, -1) for key in keys]
+            if min(pos) >= 0:
+                return nn, np.asarray(pos, dtype=np.int64)
+        N = A.shape[0]
+        L = int(min(N - 1, 5 * self.influence))
+        An = A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
+        nn = np.empty((N, max(L, 0)), dtype=np.int64)
+        for s in range(0, N, 2048):
+            S = An[s : s + 2048] @ An.T
+            S[np.arange(S.shape[0]), np.arange(s, s + S.shape[0])] = -np.inf
+            if L > 0:
+                top = np.argpartition(-S, L - 1, axis=1)[:, :L]
+                nn[s : s + 2048] = np.take_along_axis(top, np.argsort(-np.take_along_axis(S, top, axis=1), axis=1), axis=1)
+        self._neighbours_ = ({key: i for i, key in enumerate(keys)}, nn)
+        return nn, np.arange(N, dtype=np.int64)
 
 
 def per_class_top(scores: np.ndarray, pred: np.ndarray, n_classes: int, k: int, rng) -> np.ndarray:

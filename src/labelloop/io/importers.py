@@ -51,7 +51,6 @@ ANSWER_LABEL = ("label", "answer")
 # pass 1 keeps the parsed rows for pass 2 while their estimated size stays under this
 ROW_CACHE_BYTES = 96 << 20
 _ROW_OVERHEAD = 450  # bytes of a Row and its containers, beyond the text and content
-IMPORT_CACHE_KB = 64 * 1024  # SQLite page cache of the importing connection
 
 
 @dataclass
@@ -596,10 +595,6 @@ def _write_batch(project, batch: list[Row], schema: LabelSchema, report: ImportR
     from labelloop.store.models import Item, utcnow
 
     with project.session() as s:
-        if s.get_bind().dialect.name == "sqlite":
-            # the items indexes (one on a random hash) outgrow SQLite's 2 MB default page cache
-            # after a few batches; with a larger cache inserts stop re-reading index pages
-            s.connection().exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KB}")
         pid = project.id
         ext_ids = list(dict.fromkeys(r.external_id for r in batch))
         existing = {} if assume_new else _existing(s, pid, ext_ids)

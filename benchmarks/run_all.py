@@ -21,7 +21,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("embeddings.py", []),
     ("weak_youtube.py", []),
     ("weak_madewithml.py", []),
-    ("active_learning.py", ["--seeds", "10"]),
+    ("active_learning.py", ["--seeds", "10", "--jobs", "2"]),  # seeds in parallel, one per core
     ("replay_crowd.py", ["--seeds", "5"]),
     ("label_errors.py", ["--seeds", "5"]),
     ("server_load.py", ["--db", "sqlite,postgres", "--clients", "1,8,32", "--seconds", "15"]),

@@ -521,3 +521,30 @@ def test_prelabels_blind_mode_and_model_as_voter(tmp_path, db):
         item = c.get(p + "/next", headers=h).json()
         assert item["prelabel"] is None  # blind mode: no pre-label
     proj.close()
+
+
+def test_progress_figures_follow_the_answers(tmp_path, db):
+    """The progress an annotator sees: answers given (at once, from each answer) and items still
+    open to them (recounted in the background, so at most a few seconds behind)."""
+    import time
+
+    proj, u = make_project(tmp_path, db, n=6, settings={"overlap": 1})
+    p = f"/api/v1/projects/{proj.name}"
+    with client_for(proj) as c:
+        ha, hb = token(c, u["alice"]), token(c, u["bob"])
+        first = c.get(p + "/next", headers=ha).json()
+        assert first["progress"] == {"done": 0, "remaining": 5}  # six items, one leased to alice
+        iid = first["item_id"]
+        for k in range(1, 4):
+            r = c.post(p + "/answers", headers=ha, json={"item_id": iid, "label": "a"})
+            assert r.status_code == 201 and r.json()["progress"]["done"] == k
+            if k < 3:
+                iid = c.get(p + "/next", headers=ha).json()["item_id"]
+        c.get(p + "/next", headers=hb)  # bob takes one: five answered or leased, one left for alice
+        deadline = time.monotonic() + 15
+        while True:
+            got = c.get(p + "/progress", headers=ha).json()
+            if got == {"done": 3, "remaining": 2} or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert got == {"done": 3, "remaining": 2}

@@ -43,8 +43,9 @@ def iter_export_records(project, *, votes: bool = False, page: int = PAGE) -> It
     from sqlalchemy import select
 
     from labelloop.store.models import Source, Vote
+    from labelloop.store.repo import label_pages
 
-    for rows in _item_pages(project, page):
+    for rows in label_pages(project.engine, project.id, page=page):
         by_item: dict[int, list[dict[str, Any]]] = {}
         if votes:
             ids = [r[0] for r in rows]
@@ -67,40 +68,6 @@ def iter_export_records(project, *, votes: bool = False, page: int = PAGE) -> It
             if votes:
                 rec["votes"] = by_item.get(iid, [])
             yield rec
-
-
-def _item_pages(project, page: int) -> Iterator[list[tuple]]:
-    """The project's items with their final labels in id order, ``page`` rows at a time.
-
-    PostgreSQL: one query streamed through a server-side cursor (keyset pages get planned one by
-    one, and before autovacuum has refreshed the statistics after a bulk write each page became a
-    hash join over the whole labels table). SQLite: keyset pages in short reads, so a long export
-    never pins a read snapshot that stops the WAL from being checkpointed.
-    """
-    from sqlalchemy import select
-
-    from labelloop.store.models import Item, Label
-
-    q = (
-        select(Item.id, Item.external_id, Item.text, Item.image, Label.value, Label.confidence, Label.method)
-        .join(Label, Label.item_id == Item.id, isouter=True)
-        .where(Item.project_id == project.id)
-        .order_by(Item.id)
-    )
-    if project.engine.dialect.name == "postgresql":
-        with project.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=page).execute(q)
-            for part in result.partitions(page):
-                yield [tuple(r) for r in part]
-        return
-    last = 0
-    while True:
-        with project.session() as s:
-            rows = [tuple(r) for r in s.execute(q.where(Item.id > last).limit(page))]
-        if not rows:
-            return
-        yield rows
-        last = rows[-1][0]
 
 
 def export_labels(project, out: str | Path, *, fmt: str | None = None, votes: bool = False, **options: Any) -> int:

@@ -1120,53 +1120,14 @@ def _count_progress(s: Session, ctx: QueueContext, user_id: int) -> tuple[int, i
     return d, mine_open
 
 
-_LABELS_SQL = (
-    "SELECT i.id, i.external_id, i.text, i.image, l.value, l.confidence, l.method FROM items i "
-    "LEFT JOIN labels l ON l.item_id = i.id WHERE i.project_id = :pid"
-)
-
-
 def iter_labels(db: Database, ctx: QueueContext, *, page: int = 10_000):
     """Every item with its final label, in id order: tuples (external_id, text, image, label,
-    confidence, method).
+    confidence, method). See :func:`labelloop.store.repo.label_pages`."""
+    from labelloop.store.repo import label_pages
 
-    PostgreSQL: one query read through a server-side cursor (one snapshot, a merge join along
-    both primary keys). Keyset pages are planned one by one there, and right after a bulk write
-    of labels, before autovacuum has refreshed the statistics, each page was planned as a hash
-    join of the whole labels table plus a sort (over a second per page, 100 s for 1M labels).
-    SQLite: keyset pages, one short read each, so a long export never holds a read snapshot that
-    stops the WAL from being checkpointed.
-    """
-    if db.engine.dialect.name == "postgresql":
-        yield from _iter_labels_postgres(db, ctx, page)
-        return
-    last = 0
-    while True:
-        with db.engine.connect() as conn:
-            r = Raw(conn)
-            rows = r.all(_LABELS_SQL + " AND i.id > :last ORDER BY i.id LIMIT :n", pid=ctx.project_id, last=last, n=page)
-            conn.rollback()
-        if not rows:
-            return
+    for rows in label_pages(db.engine, ctx.project_id, page=page):
         for row in rows:
-            yield row[1], row[2], row[3], r.json(row[4]), row[5], row[6]
-        last = rows[-1][0]
-
-
-def _iter_labels_postgres(db: Database, ctx: QueueContext, page: int):
-    from labelloop.store.fastsql import _translate
-
-    with db.engine.connect() as conn:
-        try:
-            cur = conn.connection.dbapi_connection.cursor(name="labelloop_labels")
-            cur.itersize = page
-            cur.execute(_translate(_LABELS_SQL + " ORDER BY i.id", "postgresql"), {"pid": ctx.project_id})
-            while rows := cur.fetchmany(page):
-                for row in rows:  # psycopg has already decoded the JSON label
-                    yield row[1], row[2], row[3], row[4], row[5], row[6]
-            cur.close()
-        finally:
-            conn.rollback()
+            yield row[1:]
 
 
 def check_active(user) -> None:

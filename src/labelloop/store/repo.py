@@ -378,3 +378,46 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
     return v
+
+
+_LABELS_SQL = (
+    "SELECT i.id, i.external_id, i.text, i.image, l.value, l.confidence, l.method FROM items i "
+    "LEFT JOIN labels l ON l.item_id = i.id WHERE i.project_id = :pid"
+)
+
+
+def label_pages(engine, project_id: int, *, page: int = 10_000):
+    """Every item of a project with its final label, in id order, ``page`` rows at a time: lists
+    of tuples (item id, external id, text, image, label, confidence, method), the label decoded.
+
+    PostgreSQL: one query read through a server-side cursor (one snapshot, a merge join along
+    both primary keys). Keyset pages are planned one by one there, and right after a bulk write
+    of labels, before autovacuum has refreshed the statistics, each page was planned as a hash
+    join of the whole labels table plus a sort (over a second per page, 100 s for 1M labels).
+    SQLite: keyset pages, one short read each, so a long export never holds a read snapshot that
+    stops the write-ahead log from being checkpointed.
+    """
+    from labelloop.store.fastsql import Raw, _translate
+
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            try:
+                cur = conn.connection.dbapi_connection.cursor(name="labelloop_labels")
+                cur.itersize = page
+                cur.execute(_translate(_LABELS_SQL + " ORDER BY i.id", "postgresql"), {"pid": project_id})
+                while rows := cur.fetchmany(page):
+                    yield rows  # psycopg has already decoded the JSON label
+                cur.close()
+            finally:
+                conn.rollback()
+        return
+    last = 0
+    while True:
+        with engine.connect() as conn:
+            r = Raw(conn)
+            rows = r.all(_LABELS_SQL + " AND i.id > :last ORDER BY i.id LIMIT :n", pid=project_id, last=last, n=page)
+            conn.rollback()
+        if not rows:
+            return
+        yield [(row[0], row[1], row[2], row[3], r.json(row[4]), row[5], row[6]) for row in rows]
+        last = rows[-1][0]

@@ -37,7 +37,7 @@ def main():
         "entropy": entropy_sampling,
         "ranked_batch": uncertainty_batch_sampling,
     }
-    X = np.load(job["X"])
+    X = np.load(job["X"]).astype(np.float64)  # as labelloop's simulator fits
     y = np.load(job["y"])
     out = []
     for run in job["runs"]:

@@ -2,6 +2,8 @@
 
     python benchmarks/active_learning.py [--seeds 10] [--first-seed 0] [--jobs 1]
                                          [--datasets madewithml,youtube,digits]
+                                         [--strategies margin,hybrid,balanced] [--semi-strategies ...]
+                                         [--stop] [--out active_learning]
 
 Same features (MiniLM embeddings for text, pixels for digits), same model
 (``LogisticRegression(C=10, max_iter=2000)``), same stratified splits (test 30%), init 10,
@@ -9,7 +11,9 @@ batch 10. modAL-python runs in its own virtual environment (``.bench-venv-modal`
 first use) via a subprocess, on the very same splits and the same random first batch.
 labelloop's strategies start from a diverse first batch (k-means cold start), which is part of
 the method. Writes ``benchmarks/results/active_learning.json`` and
-``benchmarks/results/active_learning.png``.
+``benchmarks/results/active_learning.png`` (``--out NAME`` changes the name). ``--stop`` ends every
+run, ours and modAL's, at the first round that reaches the target: the figure measured is the same,
+the curves stop there, and many more seeds fit in the same time.
 """
 
 from __future__ import annotations
@@ -65,6 +69,9 @@ def make_runs(name: str, seeds: list[int]):
     from labelloop.loop.simulate import split_pool_test
 
     X, y = _al_data.load(name)
+    # every tool fits on float64 features, as labelloop's simulator does: a float32 fit lands on a
+    # slightly different optimum and may move the whole-pool accuracy (the target) by a test item
+    X = np.asarray(X, dtype=np.float64)
     runs = []
     for s in seeds:
         pool, test = split_pool_test(y, 0.3, s)
@@ -79,14 +86,14 @@ def make_runs(name: str, seeds: list[int]):
     return X, y, runs
 
 
-def start_modal(name: str, runs, budget: int, workdir: Path, strategies=MODAL_STRATEGIES):
+def start_modal(name: str, runs, budget: int, workdir: Path, strategies=MODAL_STRATEGIES, stop=False):
     """Start modAL on one data set in its own process; :func:`finish_modal` collects the curves."""
     py = ensure_modal_venv()
     xf, yf = _al_data.ensure_files(name)
     job = workdir / f"{name}_job.json"
     out = workdir / f"{name}_out.json"
     job.write_text(json.dumps({"X": str(xf), "y": str(yf), "runs": runs, "strategies": strategies,
-                               "batch": 10, "budget": budget, "stop_at": None}))
+                               "batch": 10, "budget": budget, "stop_at": True if stop else None}))
     return subprocess.Popen([str(py), str(HERE / "_modal_runner.py"), str(job), str(out)]), out
 
 
@@ -96,7 +103,7 @@ def finish_modal(proc, out: Path):
     return json.loads(out.read_text())
 
 
-def run_one(X, y, run, budget: int, configs: dict):
+def run_one(X, y, run, budget: int, configs: dict, stop: bool = False):
     """Every configuration on one seed's split."""
     from labelloop.loop.simulate import simulate
 
@@ -104,18 +111,18 @@ def run_one(X, y, run, budget: int, configs: dict):
     for label, cfg in configs.items():
         t0 = time.perf_counter()
         r = simulate(X, y, random_state=run["seed"], init=10, batch=10, budget=budget, test_size=0.3,
-                     model="logreg", show_progress=False, **cfg)
-        assert abs(r.full_accuracy - run["full_accuracy"]) < 1e-6, "split mismatch"
+                     model="logreg", show_progress=False, stop_at=run["stop_at"] if stop else None, **cfg)
+        assert abs(r.full_accuracy - run["full_accuracy"]) < 1e-6, f"split mismatch (seed {run['seed']}: {r.full_accuracy} vs {run['full_accuracy']})"
         out.append({"seed": run["seed"], "strategy": label, "curve": r.curve,
                     "seconds": time.perf_counter() - t0})
     return out
 
 
-def run_ours(X, y, runs, budget: int, configs: dict, pool=None):
+def run_ours(X, y, runs, budget: int, configs: dict, pool=None, stop: bool = False):
     """Seeds in parallel processes when ``pool`` (an executor) is given; each run is single-threaded."""
     if pool is None:
-        return [r for run in runs for r in run_one(X, y, run, budget, configs)]
-    futures = [pool.submit(run_one, X, y, run, budget, configs) for run in runs]
+        return [r for run in runs for r in run_one(X, y, run, budget, configs, stop)]
+    futures = [pool.submit(run_one, X, y, run, budget, configs, stop) for run in runs]
     return [r for f in futures for r in f.result()]
 
 
@@ -171,7 +178,7 @@ def plot(all_results, path):
 
 
 def main(argv=None):
-    from labelloop.select import DEFAULT_STRATEGY
+    from labelloop.select import DEFAULT_SEMI_STRATEGY, DEFAULT_STRATEGY
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
@@ -180,19 +187,25 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=1, help="seeds run in this many processes")
     ap.add_argument("--datasets", default="madewithml,youtube,digits")
     ap.add_argument("--no-modal", action="store_true", help="skip modAL (no venv)")
+    ap.add_argument("--strategies", default="margin,hybrid,balanced",
+                    help="our strategies measured besides random and the default")
+    ap.add_argument("--semi-strategies", default="",
+                    help="strategies also measured with --semi, besides the default")
+    ap.add_argument("--stop", action="store_true",
+                    help="end each run at the first round reaching the target (same figure, shorter curves)")
+    ap.add_argument("--out", default="active_learning", help="name of the result files")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    configs = {
-        "random": {"strategy": "random", "cold_start": "random"},
-        "margin": {"strategy": "margin"},
-        "hybrid": {"strategy": "hybrid"},
-        "balanced": {"strategy": "balanced"},
-        f"default ({DEFAULT_STRATEGY})": {"strategy": None},
-        f"default ({DEFAULT_STRATEGY}) --semi": {"strategy": None, "semi": True},
-    }
-    if f"default ({DEFAULT_STRATEGY})" in configs and DEFAULT_STRATEGY in configs:
-        del configs[DEFAULT_STRATEGY]  # measured once, under its "default" label
+    configs = {"random": {"strategy": "random", "cold_start": "random"}}
+    for strat in filter(None, args.strategies.split(",")):
+        if strat != DEFAULT_STRATEGY:  # the default is measured once, under its "default" label
+            configs[strat] = {"strategy": strat}
+    configs[f"default ({DEFAULT_STRATEGY})"] = {"strategy": None}
+    configs[f"default ({DEFAULT_SEMI_STRATEGY}) --semi"] = {"strategy": None, "semi": True}
+    for strat in filter(None, args.semi_strategies.split(",")):
+        if strat != DEFAULT_SEMI_STRATEGY:
+            configs[f"{strat} --semi"] = {"strategy": strat, "semi": True}
     names = args.datasets.split(",")
     data = {name: make_runs(name, seeds) for name in names}
     pool = None
@@ -204,12 +217,12 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as td:
         # modAL runs in its own processes alongside ours
         modal_jobs = {} if args.no_modal else {
-            name: start_modal(name, data[name][2], BUDGET[name], Path(td)) for name in names}
+            name: start_modal(name, data[name][2], BUDGET[name], Path(td), stop=args.stop) for name in names}
         for name in names:
             X, y, runs = data[name]
             budget = BUDGET[name]
             t0 = time.perf_counter()
-            ours = run_ours(X, y, runs, budget, configs, pool)
+            ours = run_ours(X, y, runs, budget, configs, pool, args.stop)
             t_ours = time.perf_counter() - t0
             modal = []
             if name in modal_jobs:
@@ -237,11 +250,12 @@ def main(argv=None):
     out.mkdir(exist_ok=True)
     meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
             "fraction": FRACTION, "seeds": seeds, "modal": MODAL_PIN, "budget": BUDGET, "jobs": args.jobs,
-            "load_average": os.getloadavg()}
-    (out / "active_learning.json").write_text(json.dumps({"meta": meta, "datasets": all_results}, indent=1,
+            "stop": args.stop, "load_average": os.getloadavg()}
+    (out / f"{args.out}.json").write_text(json.dumps({"meta": meta, "datasets": all_results}, indent=1,
                                                          default=lambda o: None if o == np.inf else float(o)))
-    plot(all_results, out / "active_learning.png")
-    print(f"\nwrote {out / 'active_learning.json'} and {out / 'active_learning.png'}")
+    if not args.stop:  # stopped curves end at different rounds: no median curve to draw
+        plot(all_results, out / f"{args.out}.png")
+    print(f"\nwrote {out / (args.out + '.json')}")
 
 
 if __name__ == "__main__":

@@ -167,3 +167,18 @@ def test_stopping_rule_ends_the_loop_with_a_reason():
     assert money.params["stopped"].startswith("budget") and money.curve[-1][0] == 40
     plain = simulate(X, y, budget=30, random_state=0, show_progress=False)
     assert plain.params["stopped"] == "budget of human labels"
+
+
+def test_default_strategy_depends_on_semi():
+    """No strategy named: the plain loop and the ``--semi`` loop each select with their own default,
+    and the runs are those of the named strategy (same picks, same curve)."""
+    from labelloop.select import DEFAULT_SEMI_STRATEGY, default_strategy, get_strategy
+
+    X, y = blobs(n=240, k=4, sep=2.0)
+    for semi, name in ((False, DEFAULT_STRATEGY), (True, DEFAULT_SEMI_STRATEGY)):
+        assert default_strategy(semi) == name
+        assert type(get_strategy(None, semi=semi)) is type(get_strategy(name))
+        dflt = simulate(X, y, budget=40, semi=semi, random_state=1, show_progress=False)
+        named = simulate(X, y, strategy=name, budget=40, semi=semi, random_state=1, show_progress=False)
+        assert dflt.strategy == name and dflt.curve == named.curve
+    assert DEFAULT_STRATEGY != DEFAULT_SEMI_STRATEGY

@@ -186,7 +186,7 @@ def run_loop_round(
             else:
                 clf = LoopClassifier(model, classes=np.arange(len(classes))).fit(X[lab_rows], yc)
             P_all = clf.predict_proba(X)
-            strat = get_strategy(strategy)
+            strat = get_strategy(strategy, semi=bool(semi))
             sel = strat.select(clf, X[unl_rows], n, X_labeled=X[lab_rows], y_labeled=yc, random_state=rng)
             pick = unl_rows[sel]
             reason = f"active learning: {strategy or 'default'}"

@@ -280,12 +280,12 @@ def _simulate(
     for name, v in (("init", init), ("batch", batch), ("budget", budget)):
         if int(v) < 1:
             raise InputError(f"--{name} must be at least 1, got {v}")
-    strat = get_strategy(strategy)
+    strat = get_strategy(strategy, semi=bool(semi))
     strat_name = strategy if isinstance(strategy, str) else type(strat).__name__
     if strategy is None:
-        from labelloop.select import DEFAULT_STRATEGY
+        from labelloop.select import default_strategy
 
-        strat_name = DEFAULT_STRATEGY
+        strat_name = default_strategy(bool(semi))
     est = resolve_model(model)
     K = classes.size
     rng = np.random.default_rng(random_state)

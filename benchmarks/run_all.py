@@ -22,6 +22,9 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("weak_youtube.py", []),
     ("weak_madewithml.py", []),
     ("active_learning.py", ["--seeds", "10", "--jobs", "2"]),  # seeds in parallel, one per core
+    # the same figure on 100 seeds, each run stopped once it reaches the target
+    ("active_learning.py", ["--seeds", "100", "--jobs", "2", "--stop", "--strategies", "margin,hybrid,balanced,influence",
+                            "--semi-strategies", "influence", "--out", "active_learning_100"]),
     ("replay_crowd.py", ["--seeds", "5"]),
     ("label_errors.py", ["--seeds", "5"]),
     ("server_load.py", ["--db", "sqlite,postgres", "--clients", "1,8,32", "--seconds", "15"]),

@@ -154,6 +154,7 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0, help="first noise seed (development runs: 100)")
     ap.add_argument("--data", default="digits,madewithml", help="comma-separated: digits, madewithml")
     ap.add_argument("--ceiling", action="store_true", help="add the clean-label diagnostic row (see above)")
+    ap.add_argument("--out", default=None, help="name of the result file (default: from the seeds and data)")
     args = ap.parse_args()
     names = [x.strip() for x in args.data.split(",") if x.strip()]
     unknown = set(names) - {"digits", "madewithml"}
@@ -161,7 +162,7 @@ def main() -> None:
         ap.error(f"--data takes digits and/or madewithml, got {args.data!r}")
     # the full run on seeds 0-4 is the reference file; development seeds and subsets go beside it
     suffix = ("" if args.first_seed == 0 else "_dev") + ("" if set(names) == {"digits", "madewithml"} else "_" + "_".join(names))
-    results = RESULTS.with_name(f"label_errors{suffix}.json")
+    results = RESULTS.with_name(f"{args.out}.json" if args.out else f"label_errors{suffix}.json")
     from labelloop.progress import set_quiet
     from labelloop.quality import find_label_errors
 

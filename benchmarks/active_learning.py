@@ -178,7 +178,7 @@ def plot(all_results, path):
 
 
 def main(argv=None):
-    from labelloop.select import DEFAULT_SEMI_STRATEGY, DEFAULT_STRATEGY
+    from labelloop.select import DEFAULT_SEMI_STRATEGY, DEFAULT_STRATEGY, STRATEGIES
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
@@ -195,6 +195,14 @@ def main(argv=None):
                     help="end each run at the first round reaching the target (same figure, shorter curves)")
     ap.add_argument("--out", default="active_learning", help="name of the result files")
     args = ap.parse_args(argv)
+    # a wrong name fails here, not in a worker process after the embeddings are computed
+    for opt, value in (("--strategies", args.strategies), ("--semi-strategies", args.semi_strategies)):
+        unknown = [x for x in filter(None, value.split(",")) if x not in STRATEGIES]
+        if unknown:
+            ap.error(f"{opt}: unknown strategy {', '.join(unknown)}; use any of {', '.join(STRATEGIES)}")
+    unknown = [x for x in args.datasets.split(",") if x not in BUDGET]
+    if unknown:
+        ap.error(f"--datasets: unknown data set {', '.join(unknown)}; use any of {', '.join(BUDGET)}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     configs = {"random": {"strategy": "random", "cold_start": "random"}}

@@ -82,6 +82,7 @@ def test_project_round_curve_cost(cli, shared_data, tmp_path):
     from labelloop.loop.project import project_arrays, project_curve, run_loop_round
     from labelloop.loop.simulate import simulate
     from labelloop.project import Project
+    from labelloop.select import DEFAULT_STRATEGY
     from labelloop.store import repo
 
     df = pd.read_csv(shared_data / "madewithml" / "dataset.csv").head(160)
@@ -97,9 +98,11 @@ def test_project_round_curve_cost(cli, shared_data, tmp_path):
         assert summary["router"]["n_calibration"] == 80
         with proj.session() as s:
             preds = repo.predictions_frame(s, proj.id)
-            rows = s.execute(text("select external_id from items where priority > 0")).all()
+            rows = s.execute(text("select external_id, priority_reason from items where priority > 0")).all()
         assert len(preds) == 160
-        queued = {str(e) for (e,) in rows}
+        # the queue says which strategy chose the items, by name
+        assert {r for _e, r in rows} == {f"active learning: {DEFAULT_STRATEGY}"}
+        queued = {str(e) for (e, _r) in rows}
         assert len(queued) == 15 and not (queued & set(df.id[:80].astype(str)))
         c = project_curve(proj, target=0.7, embed_model="tfidf")
         assert c["labels"] == 80 and len(c["points"]) >= 3 and "labels_needed" in c

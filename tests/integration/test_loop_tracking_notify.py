@@ -47,9 +47,19 @@ def test_simulate_logs_rounds_to_mlflow_and_notifies(cli, tmp_path, webhook):
     assert received[-1]["text"].startswith(f"round {n_rounds - 1}: accuracy") and "40 labels" in received[-1]["text"]
     from labelloop.tracking import MlflowTracker
 
-    rounds = MlflowTracker(store, experiment="labelloop-simulate").rounds()
+    tracker = MlflowTracker(store, experiment="labelloop-simulate")
+    rounds = tracker.rounds()
     assert len(rounds) == n_rounds
     assert sorted(rounds.filter(like="human_labels").iloc[:, 0].astype(int)) == [10, 20, 30, 40]
+    # the parent run names the strategy that ran (no strategy given: the default, by name)
+    import mlflow
+
+    from labelloop.select import DEFAULT_STRATEGY
+
+    client = mlflow.MlflowClient(tracking_uri=tracker.tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name("labelloop-simulate").experiment_id])
+    parents = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    assert [run.data.params["strategy"] for run in parents] == [DEFAULT_STRATEGY]
 
 
 def test_notify_without_a_channel_is_a_clear_error(cli, tmp_path):

@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
         labels: Path | None = typer.Option(None, "--labels", help="True labels, a .npy array (one per item)."),
         answers: Path | None = typer.Option(None, "--answers", help="Crowd answers CSV (question,worker,answer) to replay."),
         truth: Path | None = typer.Option(None, "--truth", help="Ground truth CSV (question,truth) for --answers."),
-        strategy: str | None = typer.Option(None, "--strategy", help="Query strategy (default: the measured best); see labelloop.select.STRATEGIES."),
+        strategy: str | None = typer.Option(None, "--strategy", help="Query strategy (default: influence, hybrid with --semi); see labelloop.select.STRATEGIES."),
         init: int = typer.Option(10, "--init", help="Size of the first (diverse) batch."),
         batch: int = typer.Option(10, "--batch", help="Items labelled per round."),
         budget: int = typer.Option(400, "--budget", help="Most human labels to use."),
@@ -143,7 +143,10 @@ def register(app: typer.Typer) -> None:
             except ValueError:
                 raise InputError(f"--annotator-accuracy must be numbers separated by commas, got {accuracy!r}") from None
             ann = SimulatedAnnotators(accs, spammers=spammers, overlap=overlap, honeypot_rate=honeypots)
-        params = {"strategy": strategy or "default", "init": init, "batch": batch, "budget": budget, "model": model,
+        from labelloop.select import default_strategy
+
+        # tracked runs name the strategy that ran, not "default" (the default can change)
+        params = {"strategy": strategy or default_strategy(semi), "init": init, "batch": batch, "budget": budget, "model": model,
                   "semi": semi, "test_size": test_size, "seed": seed}
         with _round_hooks(project, mlflow, notify, target, params) as on_round:
             res = simulate(X, y, strategy=strategy, init=init, batch=batch, budget=budget, test_size=test_size,
@@ -161,7 +164,7 @@ def register(app: typer.Typer) -> None:
     def loop_round_cmd(
         project: Path = typer.Argument(..., help="A project folder."),
         batch: int = typer.Option(50, "--batch", help="Items to queue for people."),
-        strategy: str | None = typer.Option(None, "--strategy", help="Query strategy (default: the measured best)."),
+        strategy: str | None = typer.Option(None, "--strategy", help="Query strategy (default: influence, hybrid with --semi)."),
         model: str = typer.Option("logreg", "--model", help="logreg, svm, rf, knn, nb."),
         semi: bool = typer.Option(False, "--semi/--no-semi", help="Also train on pseudo-labels."),
         target_precision: float = typer.Option(0.99, "--target-precision", help="Router: precision auto-accepted answers must reach."),

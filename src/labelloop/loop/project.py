@@ -137,7 +137,7 @@ def run_loop_round(
     ``target_precision``. Returns a summary dict.
     """
     from labelloop.loop.models import LoopClassifier, MultiLabelClassifier
-    from labelloop.select import cold_start, get_strategy
+    from labelloop.select import cold_start, default_strategy, get_strategy
     from labelloop.store import repo
 
     proj, close = _open(project)
@@ -189,7 +189,7 @@ def run_loop_round(
             strat = get_strategy(strategy, semi=bool(semi))
             sel = strat.select(clf, X[unl_rows], n, X_labeled=X[lab_rows], y_labeled=yc, random_state=rng)
             pick = unl_rows[sel]
-            reason = f"active learning: {strategy or 'default'}"
+            reason = f"active learning: {strategy or default_strategy(bool(semi))}"
             if len(lab_ids) >= 20 and np.bincount(yc).min() >= 2:
                 from labelloop.loop.router import fit_router_cv
 
